@@ -1,0 +1,99 @@
+"""Models by name.
+
+A `ModelSpec` knows how to build its network, the shape of one input, where its shipped weights are (if
+any) and, for models that can be fine-tuned from the command line, how to make its training and
+evaluation data. Later issues register the small trained detector classifier here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from accelsim.errors import ModelError
+from accelsim.model.alexnet import AlexNetClassifier, init_gaussian_
+from accelsim.resources import models_dir
+
+# (train_loader, eval_loader) for a given seed
+DataFactory = Callable[[int], tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    factory: Callable[[], nn.Module]
+    input_shape: tuple[int, int, int]  # channels, height (px), width (px)
+    init_seed: int = 0
+    weights: str | None = None  # shipped weights, relative to models/
+    data: DataFactory | None = None
+
+    def build(self, weights: str | os.PathLike | None = None) -> nn.Module:
+        """The network in eval mode, with ``weights`` (a state-dict file), the shipped weights, or
+        deterministic seeded initial weights, in that order of preference."""
+        model = self.factory()
+        path = Path(weights) if weights is not None else (models_dir() / self.weights if self.weights else None)
+        if path is None:
+            init_gaussian_(model, self.init_seed)
+        else:
+            model.load_state_dict(load_state_dict(path, model))
+        return model.eval()
+
+
+def load_state_dict(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise ModelError(f"weights file {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file; all mean the same to a user
+        raise ModelError(f"weights file {path} cannot be read as a torch state dict: {exc}") from None
+    if not isinstance(state, dict):
+        raise ModelError(f"weights file {path} holds a {type(state).__name__}, expected a state dict")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelError(f"weights file {path} does not fit the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise ModelError(
+                f"weights file {path}: '{key}' has shape {tuple(state[key].shape)}, the model expects {tuple(tensor.shape)}"
+            )
+    return state
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model '{spec.name}' registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_model(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelError(f"unknown model '{name}'; known models: {', '.join(model_names())}") from None
+
+
+def model_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+register(
+    ModelSpec(
+        name="deepped-alexnet",
+        description="Full-size AlexNet-shaped DeepPed classifier (Caffe layout, 227x227 crops, 2 classes), "
+        "seeded untrained weights: for workload and storage studies",
+        factory=lambda: AlexNetClassifier(num_classes=2),
+        input_shape=(3, 227, 227),
+    )
+)
