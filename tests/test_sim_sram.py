@@ -1,0 +1,102 @@
+"""SRAM bank-conflict model: hand-computed patterns and properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.sim.sram import SramGeometry, sram_conflicts, strided_addresses, strided_group_cycles
+
+G8 = SramGeometry(banks=8, bank_width_bytes=8, ports=1)
+
+
+def test_unit_stride_spreads_over_all_banks():
+    r = sram_conflicts(strided_addresses(0, requests=8, stride_bytes=8, groups=10, group_step_bytes=64), G8)
+    assert (r.cycles, r.stall_cycles, r.accesses) == (10, 0, 80)
+    assert r.bank_accesses.tolist() == [10] * 8
+
+
+def test_stride_of_banks_words_hits_one_bank():
+    # 8 requests 8 words apart: all in bank 0, one port -> 8 cycles, 7 stalls, per group
+    r = sram_conflicts(strided_addresses(0, requests=8, stride_bytes=64, groups=3, group_step_bytes=8), G8)
+    assert (r.cycles, r.stall_cycles) == (24, 21)
+    assert r.bank_accesses.tolist() == [8, 8, 8, 0, 0, 0, 0, 0]
+
+
+def test_two_ports_halve_the_conflict():
+    two = SramGeometry(banks=8, bank_width_bytes=8, ports=2)
+    r = sram_conflicts(strided_addresses(0, requests=8, stride_bytes=64), two)
+    assert (r.cycles, r.stall_cycles) == (4, 3)
+
+
+def test_stride_two_words_uses_half_the_banks():
+    # banks 0,2,4,6 get 2 requests each
+    r = sram_conflicts(strided_addresses(0, requests=8, stride_bytes=16), G8)
+    assert r.cycles == 2
+    assert r.bank_accesses.tolist() == [2, 0, 2, 0, 2, 0, 2, 0]
+
+
+def test_hand_written_ragged_pattern():
+    pattern = np.array([
+        [0, 8, 16, 24],     # banks 0,1,2,3: 1 cycle
+        [0, 64, 128, -1],   # bank 0 three times: 3 cycles
+        [-1, -1, -1, -1],   # nothing: its issue cycle
+        [4, 0, 3, 72],      # word 0 three times (broadcast: one access) + word 9 in bank 1: 1 cycle
+    ])
+    r = sram_conflicts(pattern, G8)
+    assert (r.groups, r.requests, r.accesses, r.cycles, r.stall_cycles) == (4, 11, 9, 6, 2)
+    no_bc = sram_conflicts(pattern, G8, broadcast=False)
+    assert (no_bc.accesses, no_bc.cycles) == (11, 8)  # last group: 3 accesses to bank 0
+
+
+def test_bank_width_groups_bytes_into_words():
+    wide = SramGeometry(banks=4, bank_width_bytes=16, ports=1)
+    r = sram_conflicts(np.array([[0, 16, 32, 48, 64]]), wide)  # words 0..4: bank 0 twice
+    assert r.cycles == 2
+
+
+def test_bad_geometry_is_refused():
+    with pytest.raises(ValueError, match="banks"):
+        SramGeometry(banks=0, bank_width_bytes=8, ports=1)
+    with pytest.raises(ValueError, match="integers"):
+        sram_conflicts(np.array([[0.5]]), G8)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 64), st.integers(0, 40), st.integers(1, 33), st.integers(1, 3), st.integers(1, 16),
+       st.integers(0, 100), st.booleans())
+def test_strided_formula_equals_kernel(requests, stride_words, banks, ports, width, base_word, broadcast):
+    geo = SramGeometry(banks=banks, bank_width_bytes=width, ports=ports)
+    pattern = strided_addresses(base_word * width, requests, stride_words * width)
+    r = sram_conflicts(pattern, geo, broadcast)
+    assert r.cycles == strided_group_cycles(requests, stride_words, geo, broadcast)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 64), st.integers(1, 32), st.integers(1, 32), st.integers(1, 3), st.integers(0, 50))
+def test_more_banks_never_more_conflicts_for_sequential_access(requests, banks, extra, ports, groups):
+    pattern = strided_addresses(0, requests, 8, groups=groups, group_step_bytes=8 * requests)
+    few = sram_conflicts(pattern, SramGeometry(banks, 8, ports))
+    more = sram_conflicts(pattern, SramGeometry(banks + extra, 8, ports))
+    assert more.stall_cycles <= few.stall_cycles
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 3), st.integers(1, 8),
+       st.lists(st.lists(st.integers(-3, 200), min_size=1, max_size=9), min_size=1, max_size=20))
+def test_kernel_equals_numpy_reference(banks, ports, width, rows):
+    p = max(len(r) for r in rows)
+    pattern = np.full((len(rows), p), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        pattern[i, : len(r)] = r
+    geo = SramGeometry(banks, width, ports)
+    got = sram_conflicts(pattern, geo)
+    cycles = 0
+    for row in pattern:
+        words = np.unique(row[row >= 0] // width)
+        worst = np.bincount(words % banks, minlength=banks).max() if words.size else 0
+        cycles += max(1, -(-worst // ports))
+    assert got.cycles == cycles
+    assert got.stall_cycles >= 0 and got.bank_accesses.sum() == got.accesses <= got.requests
