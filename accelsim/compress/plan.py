@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from accelsim.compress.formats import ValueFormat
 from accelsim.errors import PlanError
@@ -60,6 +60,10 @@ class LayerSettings(BaseModel):
     kmeans_init: Literal["linear", "random", "density"] | None = None
 
     _fmt = field_validator("codebook_format", "bias_format", mode="before")(_check_format)
+
+    @field_serializer("codebook_format", "bias_format")
+    def _fmt_text(self, value: ValueFormat | None) -> str | None:
+        return None if value is None else str(value)
 
     @model_validator(mode="after")
     def _one_pruning_target(self):
@@ -102,6 +106,10 @@ class LayerPlan(BaseModel):
     bias_format: ValueFormat
     kmeans_init: str
 
+    @field_serializer("codebook_format", "bias_format")
+    def _fmt_text(self, value: ValueFormat) -> str:
+        return str(value)
+
     @property
     def pruned(self) -> bool:
         return self.sparsity > 0.0 or self.threshold is not None
@@ -121,6 +129,9 @@ _DEFAULTS = dict(
 
 
 class CompressionPlan(BaseModel):
+    """A whole plan. Serialise with ``to_dict()``: resolution depends on which fields each level
+    sets, so unset fields must stay unset."""
+
     model_config = _Strict
 
     name: str
@@ -132,6 +143,9 @@ class CompressionPlan(BaseModel):
     layers: dict[str, LayerSettings] = {}
     pruning: PruningSchedule = PruningSchedule()
     finetune: FinetuneSettings = FinetuneSettings()
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json", exclude_unset=True)
 
     def resolve(self, layer_names: list[str], where: str = "plan") -> dict[str, LayerPlan]:
         """Settings for each of ``layer_names``; refuses names the model does not have."""
