@@ -1,0 +1,134 @@
+"""Workload extraction: one `Layer` per conv, fc, pooling and normalisation stage.
+
+Shapes come from a forward pass of one input through the real network (hooks record every module's
+input and output), so any sequential CNN of Conv2d/Linear/pooling layers works, not only AlexNet.
+A ReLU directly after a conv or fc layer is applied in that layer's datapath (``relu=True``); flatten
+and dropout are free. Compressed layers carry their `LayerStorage`, whose streams are what the
+accelerator reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from accelsim.compress.model import CompressedModel
+from accelsim.compress.storage import LayerStorage
+from accelsim.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    kind: str  # "conv" | "fc" | "pool" | "norm"
+    in_shape: tuple[int, ...]  # (channels, height px, width px) or (features,)
+    out_shape: tuple[int, ...]
+    kernel: tuple[int, int] = (1, 1)
+    stride: int = 1
+    groups: int = 1
+    relu: bool = False
+    storage: LayerStorage | None = None
+
+    # -- sizes -----------------------------------------------------------------------------------
+    @property
+    def out_units(self) -> int:
+        """Output channels (conv) or output features (fc): the rows of the weight matrix."""
+        return self.out_shape[0]
+
+    @property
+    def out_pixels(self) -> int:
+        return int(np.prod(self.out_shape[1:])) if len(self.out_shape) > 1 else 1
+
+    @property
+    def fan_in(self) -> int:
+        """Weights per output unit: the columns of the weight matrix."""
+        if self.kind == "conv":
+            return self.in_shape[0] // self.groups * self.kernel[0] * self.kernel[1]
+        if self.kind == "fc":
+            return int(np.prod(self.in_shape))
+        return 0
+
+    @property
+    def weights(self) -> int:
+        return self.out_units * self.fan_in if self.kind in ("conv", "fc") else 0
+
+    @property
+    def kept_weights(self) -> int:
+        return self.storage.kept if self.storage is not None else self.weights
+
+    @property
+    def macs(self) -> int:
+        """Dense multiply-accumulates for one input (one proposal crop)."""
+        return self.weights * self.out_pixels
+
+    @property
+    def kept_macs(self) -> int:
+        """MACs with pruned weights skipped."""
+        return self.kept_weights * self.out_pixels
+
+    @property
+    def input_elements(self) -> int:
+        return int(np.prod(self.in_shape))
+
+    @property
+    def output_elements(self) -> int:
+        return int(np.prod(self.out_shape))
+
+    @property
+    def compressed_weight_bits(self) -> int:
+        """Bits of weight storage (codebook, symbols, positions, fillers, tables); biases apart."""
+        return self.storage.bits.weights if self.storage is not None else 0
+
+    @property
+    def bias_bits(self) -> int:
+        return self.storage.bits.bias if self.storage is not None else 0
+
+
+def build_workload(model: nn.Module, input_shape: tuple[int, ...], compressed: CompressedModel | None = None) -> list[Layer]:
+    """Layers in execution order for one input of ``input_shape`` (channels, height, width)."""
+    records: list[tuple[str, nn.Module, tuple, tuple]] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if len(list(module.children())) == 0:
+            hooks.append(module.register_forward_hook(
+                lambda m, inp, out, name=name: records.append((name, m, tuple(inp[0].shape[1:]), tuple(out.shape[1:])))
+            ))
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape))
+    finally:
+        for h in hooks:
+            h.remove()
+
+    layers: list[Layer] = []
+    for name, module, in_shape, out_shape in records:
+        if isinstance(module, nn.ReLU) and layers and layers[-1].kind in ("conv", "fc") and not layers[-1].relu:
+            layers[-1] = replace(layers[-1], relu=True)
+            continue
+        storage = compressed.layers.get(name) if compressed is not None else None
+        if isinstance(module, nn.Conv2d):
+            layers.append(Layer(name, "conv", in_shape, out_shape, tuple(module.kernel_size), module.stride[0],
+                                module.groups, storage=storage))
+        elif isinstance(module, nn.Linear):
+            layers.append(Layer(name, "fc", in_shape, out_shape, storage=storage))
+        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+            k = module.kernel_size if isinstance(module.kernel_size, tuple) else (module.kernel_size,) * 2
+            s = module.stride if isinstance(module.stride, int) else module.stride[0]
+            layers.append(Layer(name, "pool", in_shape, out_shape, tuple(k), s))
+        elif isinstance(module, nn.LocalResponseNorm):
+            layers.append(Layer(name, "norm", in_shape, out_shape, (module.size, 1)))
+        elif isinstance(module, (nn.ReLU, nn.Flatten, nn.Dropout, nn.Identity)):
+            continue
+        else:
+            raise ModelError(f"layer '{name}' ({type(module).__name__}) has no accelerator model")
+        if storage is not None and tuple(storage.shape) != tuple(module.weight.shape):
+            raise ModelError(f"compressed layer '{name}' has shape {storage.shape}, the model's is {tuple(module.weight.shape)}")
+    if compressed is not None:
+        missing = set(compressed.layers) - {l.name for l in layers}
+        if missing:
+            raise ModelError(f"compressed layers {sorted(missing)} are not in the model")
+    return layers
+
