@@ -164,6 +164,50 @@ def test_sequential_equals_stream_however_the_range_is_cut(timing, start, n, cut
     assert np.array_equal(rows_a, rows_b)
 
 
+def _burst_by_burst(starts, lengths, writes, t: DramTiming, open_rows):
+    """Reference: the module docstring's rules applied one burst at a time, in plain Python."""
+    bus = [0] * t.channels
+    last_act = {}
+    hits = misses = 0
+    prev = None
+    for start, n, w in zip(starts, lengths, writes):
+        if n <= 0:
+            continue
+        bursts = range(start // t.burst_bytes, (start + n - 1) // t.burst_bytes + 1)
+        for b in bursts:
+            if b == bursts[0] and (b, w) == prev:
+                continue  # a range starting in the previous range's last burst does not fetch it again
+            ch, lb = b % t.channels, b // t.channels
+            bank, row = (lb // t.bursts_per_row) % t.banks, lb // (t.bursts_per_row * t.banks)
+            if open_rows[ch][bank] == row:
+                hits += 1
+            else:
+                misses += 1
+                pre = max(bus[ch], last_act.get((ch, bank), -10**12) + t.tras_cycles)
+                last_act[(ch, bank)] = pre + t.trp_cycles
+                bus[ch] = pre + t.trp_cycles + t.trcd_cycles
+                open_rows[ch][bank] = row
+            bus[ch] += t.burst_cycles
+        prev = (bursts[-1], w)
+    busy = max(bus) + t.cl_cycles if hits + misses else 0
+    return hits, misses, busy
+
+
+@settings(max_examples=80, deadline=None)
+@given(timings, st.lists(st.tuples(st.integers(0, 1 << 14), st.integers(0, 700), st.booleans()), max_size=25),
+       st.integers(0, 2**31))
+def test_kernel_equals_burst_by_burst_reference(timing, ranges, seed):
+    init = np.random.default_rng(seed).integers(-1, 3, size=(timing.channels, timing.banks)).astype(np.int64)
+    starts = np.array([r[0] for r in ranges], dtype=np.int64)
+    lengths = np.array([r[1] for r in ranges], dtype=np.int64)
+    writes = np.array([r[2] for r in ranges], dtype=np.bool_)
+    rows = init.copy()
+    got = dram_stream(starts, lengths, writes, timing, TOY_E, rows)
+    ref_rows = init.tolist()
+    assert (got.row_hits, got.row_misses, got.busy_cycles) == _burst_by_burst(starts.tolist(), lengths.tolist(), writes.tolist(), timing, ref_rows)
+    assert rows.tolist() == ref_rows
+
+
 @settings(max_examples=60, deadline=None)
 @given(timings, st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 4096), st.booleans()), max_size=30))
 def test_never_faster_than_peak_bandwidth(timing, ranges):

@@ -46,6 +46,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from accelsim.sim._intmath import fdiv, fmod, pow2_shift
+
 # Activate time of a bank whose last activate is "long ago": tRAS can never hold its precharge back.
 _LONG_AGO_CYCLES = -(1 << 40)
 # A row number no real row has: the bank has some other row open.
@@ -156,7 +158,8 @@ class DramStreamResult:
 
 # --------------------------------------------------------------------------------------------------
 # Kernels. Both advance the same per-channel state machine; ``_serve`` is the single definition of
-# what a run of bursts in one row costs, so the detailed and the sequential model cannot drift apart.
+# what a run of bursts in one row costs, so the detailed and the sequential model cannot drift apart
+# (tests check both against a burst-by-burst reference).
 
 
 @numba.njit(cache=True, inline="always")
@@ -175,35 +178,71 @@ def _serve(chan, bank, row, n_bursts, open_rows, last_act_cycles, bus_free_cycle
     return miss
 
 
+@numba.njit(cache=True, inline="always")
+def _serve_bursts(b_first, b_last, channels, banks, bursts_per_row, open_rows, last_act_cycles, bus_free_cycles,
+                  burst_cycles, trp, trcd, tras, shifts):
+    """Serve global bursts ``b_first..b_last`` in address order; returns the misses.
+
+    Channels are independent, so each channel's share is served in turn, one row segment at a time
+    (a segment's bursts after the first are hits): O(channels + rows touched), not O(bursts).
+    ``shifts`` = pow2 shifts of (channels, bursts_per_row, banks)."""
+    ch_sh, bpr_sh, bank_sh = shifts[0], shifts[1], shifts[2]
+    if b_first == b_last:  # one burst (scattered streams): skip the per-channel loop
+        lb = fdiv(b_first, channels, ch_sh)
+        seg = fdiv(lb, bursts_per_row, bpr_sh)
+        return _serve(fmod(b_first, channels, ch_sh), fmod(seg, banks, bank_sh), fdiv(seg, banks, bank_sh), 1,
+                      open_rows, last_act_cycles, bus_free_cycles, burst_cycles, trp, trcd, tras)
+    misses = 0
+    for chan in range(channels):
+        # this channel's local bursts: global b in [b_first, b_last] with b % channels == chan
+        l0 = fdiv(b_first - chan + channels - 1, channels, ch_sh) if b_first > chan else 0
+        l1 = fdiv(b_last - chan, channels, ch_sh) if b_last >= chan else -1
+        lb = l0
+        while lb <= l1:
+            seg = fdiv(lb, bursts_per_row, bpr_sh)  # global row segment index: bank-major inside a row
+            seg_end = min(l1, (seg + 1) * bursts_per_row - 1)
+            misses += _serve(chan, fmod(seg, banks, bank_sh), fdiv(seg, banks, bank_sh), seg_end - lb + 1,
+                             open_rows, last_act_cycles, bus_free_cycles, burst_cycles, trp, trcd, tras)
+            lb = seg_end + 1
+    return misses
+
+
+@numba.njit(cache=True)
+def _shifts(channels, bursts_per_row, banks):
+    out = np.empty(3, dtype=np.int64)
+    out[0] = pow2_shift(channels)
+    out[1] = pow2_shift(bursts_per_row)
+    out[2] = pow2_shift(banks)
+    return out
+
+
 @numba.njit(cache=True)
 def dram_stream_kernel(starts_bytes, lengths_bytes, is_write, burst_bytes, channels, banks, bursts_per_row,
                        burst_cycles, trp, trcd, tras, open_rows):
-    """Walk transfer ranges burst by burst. ``open_rows`` [channels, banks] is updated in place.
+    """Serve transfer ranges in order. ``open_rows`` [channels, banks] is updated in place.
 
     Returns (read_bursts, write_bursts, hits, misses, bus_end_cycles[channels])."""
     last_act = np.full((channels, banks), _LONG_AGO_CYCLES, dtype=np.int64)
     bus_free = np.zeros(channels, dtype=np.int64)
+    shifts = _shifts(channels, bursts_per_row, banks)
+    bb_sh = pow2_shift(burst_bytes)
     read_bursts = 0
     write_bursts = 0
     misses = 0
     prev_burst = -1
     prev_write = False
-    bursts_per_rowbank = bursts_per_row * banks
     for i in range(starts_bytes.shape[0]):
         n = np.int64(lengths_bytes[i])
         if n <= 0:
             continue
         w = bool(is_write[i])
-        first = np.int64(starts_bytes[i]) // burst_bytes
-        last = (np.int64(starts_bytes[i]) + n - 1) // burst_bytes
+        first = fdiv(np.int64(starts_bytes[i]), burst_bytes, bb_sh)
+        last = fdiv(np.int64(starts_bytes[i]) + n - 1, burst_bytes, bb_sh)
         if first == prev_burst and w == prev_write:
             first += 1  # coalesced with the previous range's last burst
-        for b in range(first, last + 1):
-            chan = b % channels
-            lb = b // channels
-            misses += _serve(chan, (lb // bursts_per_row) % banks, lb // bursts_per_rowbank, 1,
-                             open_rows, last_act, bus_free, burst_cycles, trp, trcd, tras)
         if last >= first:
+            misses += _serve_bursts(first, last, channels, banks, bursts_per_row, open_rows, last_act, bus_free,
+                                    burst_cycles, trp, trcd, tras, shifts)
             if w:
                 write_bursts += last - first + 1
             else:
@@ -217,27 +256,15 @@ def dram_stream_kernel(starts_bytes, lengths_bytes, is_write, burst_bytes, chann
 @numba.njit(cache=True)
 def dram_sequential_kernel(start_byte, n_bytes, burst_bytes, channels, banks, bursts_per_row,
                            burst_cycles, trp, trcd, tras, open_rows):
-    """One contiguous range, row segment by row segment: O(rows touched), not O(bursts).
-
-    Returns (bursts, hits, misses, bus_end_cycles[channels])."""
+    """One contiguous range. Returns (bursts, hits, misses, bus_end_cycles[channels])."""
     last_act = np.full((channels, banks), _LONG_AGO_CYCLES, dtype=np.int64)
     bus_free = np.zeros(channels, dtype=np.int64)
     if n_bytes <= 0:
         return 0, 0, 0, bus_free
     b0 = start_byte // burst_bytes
     b1 = (start_byte + n_bytes - 1) // burst_bytes
-    misses = 0
-    for chan in range(channels):
-        # this channel's local bursts: global b in [b0, b1] with b % channels == chan
-        l0 = (b0 - chan + channels - 1) // channels if b0 > chan else 0
-        l1 = (b1 - chan) // channels if b1 >= chan else -1
-        lb = l0
-        while lb <= l1:
-            seg = lb // bursts_per_row  # global row segment index: bank-major inside a row
-            seg_end = min(l1, (seg + 1) * bursts_per_row - 1)
-            misses += _serve(chan, seg % banks, seg // banks, seg_end - lb + 1,
-                             open_rows, last_act, bus_free, burst_cycles, trp, trcd, tras)
-            lb = seg_end + 1
+    misses = _serve_bursts(b0, b1, channels, banks, bursts_per_row, open_rows, last_act, bus_free,
+                           burst_cycles, trp, trcd, tras, _shifts(channels, bursts_per_row, banks))
     bursts = b1 - b0 + 1
     return bursts, bursts - misses, misses, bus_free
 

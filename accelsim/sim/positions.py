@@ -78,33 +78,46 @@ def walk_positions_kernel(gaps, indices, dense, zero_code, fan_in, tile_bounds_r
     row_end = np.int64(fan_in)
     tile = 0
     tile_end_row = np.int64(tile_bounds_rows[1])
+    # counters of the current row and tile live in registers; flushed when the walk leaves them
     row_nonzeros = np.int64(0)
+    tile_stored = np.int64(0)
+    tile_fillers = np.int64(0)
     pos = np.int64(-1)
     for i in range(indices.shape[0]):
         if dense:
             pos = np.int64(i)
         else:
             pos += np.int64(gaps[i]) + 1
-        if pos >= total:
-            return stored, fillers, max_row, i
-        # Rows are walked one by one (not pos // fan_in) so tiles advance without a search; long
-        # gaps skip at most out_units rows over the whole stream.
-        while pos >= row_end:
-            if row_nonzeros > max_row[tile]:
-                max_row[tile] = row_nonzeros
-            row_nonzeros = 0
-            row += 1
-            row_end += fan_in
-            while row >= tile_end_row:
-                tile += 1
-                tile_end_row = np.int64(tile_bounds_rows[tile + 1])
-        stored[tile] += 1
-        if np.int64(indices[i]) == zero_code:
-            fillers[tile] += 1
-        else:
-            row_nonzeros += 1
-    if tiles > 0 and row_nonzeros > max_row[tile]:
-        max_row[tile] = row_nonzeros
+        if pos >= row_end:
+            if pos >= total:  # row_end never passes total, so the check only runs on row changes
+                stored[tile] += tile_stored
+                fillers[tile] += tile_fillers
+                return stored, fillers, max_row, i
+            # Rows are walked one by one (not pos // fan_in) so tiles advance without a search;
+            # long gaps skip at most out_units rows over the whole stream.
+            while pos >= row_end:
+                if row_nonzeros > max_row[tile]:
+                    max_row[tile] = row_nonzeros
+                row_nonzeros = 0
+                row += 1
+                row_end += fan_in
+                if row >= tile_end_row:
+                    stored[tile] += tile_stored
+                    fillers[tile] += tile_fillers
+                    tile_stored = 0
+                    tile_fillers = 0
+                    while row >= tile_end_row:
+                        tile += 1
+                        tile_end_row = np.int64(tile_bounds_rows[tile + 1])
+        is_zero = np.int64(np.int64(indices[i]) == zero_code)
+        tile_stored += 1
+        tile_fillers += is_zero
+        row_nonzeros += 1 - is_zero
+    if tiles > 0:
+        stored[tile] += tile_stored
+        fillers[tile] += tile_fillers
+        if row_nonzeros > max_row[tile]:
+            max_row[tile] = row_nonzeros
     return stored, fillers, max_row, -1
 
 

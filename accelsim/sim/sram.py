@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from accelsim.sim._intmath import fdiv, fmod, pow2_shift
+
 
 @dataclass(frozen=True)
 class SramGeometry:
@@ -51,10 +53,19 @@ class SramConflictResult:
 @numba.njit(cache=True)
 def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadcast):
     """Returns (cycles, requests, accesses, bank_accesses[banks]) for a [groups, P] pattern."""
+    width_shift = pow2_shift(bank_width_bytes)
+    bank_shift = pow2_shift(banks)
     n_groups, width = addresses_bytes.shape
     count = np.zeros(banks, dtype=np.int64)
     bank_accesses = np.zeros(banks, dtype=np.int64)
     words = np.empty(width, dtype=np.int64)
+    # Broadcast merging needs "seen this word in this group?": an open-addressing hash set whose
+    # slots are stamped with the group number, so it is never cleared (O(1) per request, no sort).
+    slots = 1
+    while slots < 2 * width:
+        slots *= 2
+    slot_word = np.zeros(slots, dtype=np.int64)
+    slot_group = np.full(slots, -1, dtype=np.int64)
     cycles = 0
     requests = 0
     accesses = 0
@@ -62,27 +73,28 @@ def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadc
         m = 0
         for j in range(width):
             a = np.int64(addresses_bytes[g, j])
-            if a >= 0:
-                words[m] = a // bank_width_bytes
-                m += 1
-        requests += m
-        if broadcast and m > 1:
-            view = words[:m]
-            view.sort()  # duplicates become neighbours
-            k = 1
-            for j in range(1, m):
-                if words[j] != words[k - 1]:
-                    words[k] = words[j]
-                    k += 1
-            m = k
+            if a < 0:
+                continue
+            requests += 1
+            wd = fdiv(a, bank_width_bytes, width_shift)
+            if broadcast:
+                h = (wd * 0x9E3779B1) & (slots - 1)
+                while slot_group[h] == g and slot_word[h] != wd:
+                    h = (h + 1) & (slots - 1)
+                if slot_group[h] == g:
+                    continue  # same word already requested in this group: served by that access
+                slot_group[h] = g
+                slot_word[h] = wd
+            words[m] = wd
+            m += 1
         worst = 0
         for j in range(m):
-            b = words[j] % banks
+            b = fmod(words[j], banks, bank_shift)
             count[b] += 1
             if count[b] > worst:
                 worst = count[b]
         for j in range(m):  # reset only the banks touched: O(P) per group, not O(banks)
-            b = words[j] % banks
+            b = fmod(words[j], banks, bank_shift)
             bank_accesses[b] += count[b]
             count[b] = 0
         accesses += m
