@@ -1,0 +1,153 @@
+"""The SimPy engine: one layer's tiles through DMA-in, compute and write-back, overlapped.
+
+Time is in accelerator clock cycles. Three processes share the layer's tiles:
+
+* **DMA in** waits for a free input buffer (two: double buffering), then for the DRAM bus, then
+  moves the tile's weights and activations (time from the `dram` burst model).
+* **Compute** takes a loaded tile and a free output buffer (two), and runs the decoder-fed MAC
+  array for the tile's compute cycles; it frees the input buffer when done.
+* **Write-back** waits for the DRAM bus and stores the tile's spilled outputs, freeing the output
+  buffer.
+
+DMA in and write-back contend for one DRAM bus. The MAC array is *stalled* whenever it is not
+computing: ``stall_cycles = cycles - mac_cycles`` counts waits for data, decoder-bound and
+bank-conflict cycles alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from accelsim.sim.accelerator import Accelerator
+from accelsim.sim.dram import DramStreamResult, dram_sequential, new_open_rows
+from accelsim.sim.mapping import LayerMapping
+
+
+@dataclass
+class DramTotals:
+    read_bytes: float = 0.0
+    write_bytes: float = 0.0
+    row_hits: int = 0
+    row_misses: int = 0
+    energy_rw_pj: float = 0.0
+    energy_act_pre_pj: float = 0.0
+    busy_ns: float = 0.0
+
+    def add(self, r: DramStreamResult) -> None:
+        self.read_bytes += r.read_bytes
+        self.write_bytes += r.write_bytes
+        self.row_hits += r.row_hits
+        self.row_misses += r.row_misses
+        self.energy_rw_pj += r.energy_rw_pj
+        self.energy_act_pre_pj += r.energy_act_pre_pj
+        self.busy_ns += r.time_ns
+
+
+@dataclass
+class DramPort:
+    """The DRAM as the run sees it: open rows carried from transfer to transfer, and separate
+    sequential address streams for weights and activations so that each stream hits open rows."""
+
+    acc: Accelerator
+    open_rows: np.ndarray = field(init=False)
+    next_address: dict = field(default_factory=lambda: {"weights": 0, "activations": 1 << 34})
+
+    def __post_init__(self):
+        self.open_rows = new_open_rows(self.acc.dram_timing)
+
+    def transfer(self, n_bytes: float, is_write: bool, region: str) -> DramStreamResult:
+        start = self.next_address[region]
+        n = int(np.ceil(n_bytes))
+        result = dram_sequential(start, n, is_write, self.acc.dram_timing, self.acc.dram_energy, self.open_rows)
+        self.next_address[region] = start + n
+        return result
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    cycles: float
+    mac_cycles: float
+    decoder_cycles: float
+    conflict_cycles: float
+    dram_cycles: float  # DRAM bus busy, in accelerator cycles
+    events: int
+    dram: DramTotals
+
+    @property
+    def stall_cycles(self) -> float:
+        return self.cycles - self.mac_cycles
+
+
+def simulate_layer(mapping: LayerMapping, acc: Accelerator, port: DramPort) -> LayerTiming:
+    cycle_ns = acc.cycle_ns
+    dram = DramTotals()
+    loads, stores = [], []
+    for tile in mapping.tiles:
+        # Weight bytes come first in a tile's load; both regions are read as sequential streams.
+        load = 0.0
+        if tile.dram_read_bytes:
+            r = port.transfer(tile.dram_read_bytes, False, "weights" if not mapping.pinned else "activations")
+            dram.add(r)
+            load = r.time_ns / cycle_ns
+        store = 0.0
+        if tile.dram_write_bytes:
+            w = port.transfer(tile.dram_write_bytes, True, "activations")
+            dram.add(w)
+            store = w.time_ns / cycle_ns
+        loads.append(load)
+        stores.append(store)
+
+    env = simpy.Environment()
+    bus = simpy.Resource(env, capacity=1)
+    in_free = simpy.Container(env, capacity=2, init=2)
+    out_free = simpy.Container(env, capacity=2, init=2)
+    loaded = simpy.Store(env)
+    computed = simpy.Store(env)
+    events = [0]
+
+    def dma_in():
+        for i in range(len(mapping.tiles)):
+            yield in_free.get(1)
+            if loads[i]:
+                with bus.request() as req:
+                    yield req
+                    yield env.timeout(loads[i])
+            yield loaded.put(i)
+            events[0] += 1
+
+    def compute():
+        for _ in mapping.tiles:
+            i = yield loaded.get()
+            yield out_free.get(1)
+            yield env.timeout(mapping.tiles[i].compute_cycles)
+            yield in_free.put(1)
+            yield computed.put(i)
+            events[0] += 1
+
+    def write_back():
+        for _ in mapping.tiles:
+            i = yield computed.get()
+            if stores[i]:
+                with bus.request() as req:
+                    yield req
+                    yield env.timeout(stores[i])
+            yield out_free.put(1)
+            events[0] += 1
+
+    env.process(dma_in())
+    env.process(compute())
+    done = env.process(write_back())
+    env.run(until=done)
+    tiles = mapping.tiles
+    return LayerTiming(
+        cycles=float(env.now),
+        mac_cycles=sum(t.mac_cycles for t in tiles),
+        decoder_cycles=sum(t.decoder_cycles for t in tiles),
+        conflict_cycles=sum(t.conflict_cycles for t in tiles),
+        dram_cycles=(sum(loads) + sum(stores)),
+        events=events[0],
+        dram=dram,
+    )

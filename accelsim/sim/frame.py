@@ -1,0 +1,210 @@
+"""One frame of the detector: proposals in batches, weights resident or streamed, cold and steady.
+
+The classifier runs on every proposal of a frame, ``proposals_batch`` proposals per weight pass, so
+a frame is ``ceil(proposals / batch)`` passes through all layers. The planner decides which layers'
+weights stay resident in the weight share of the SRAM:
+
+* candidates are prefixes of the layers sorted by compressed size (smallest first), each leaving
+  room for double-buffered streaming of the largest unit of the layers not pinned;
+* the planner picks the candidate with the fewest DRAM bytes per steady-state frame (ties: more
+  pinned). A bigger SRAM only adds candidates and makes each cheaper, so DRAM traffic per frame never
+  rises with SRAM size; when every layer fits, all are pinned and steady-state weight traffic is 0.
+
+The *cold* first frame also loads the pinned weights once; the *steady* frame is every later one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from accelsim.sim.accelerator import Accelerator
+from accelsim.sim.engine import DramPort, LayerTiming, simulate_layer
+from accelsim.sim.mapping import LayerCosts, LayerMapping, conflict_ratio, map_layer
+from accelsim.workload import Layer
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    pinned: frozenset[str]
+    stream_buffer_bytes: float
+    batches: tuple[int, ...]
+    mappings: tuple[tuple[LayerMapping, ...], ...]  # per pass, per layer
+
+    @property
+    def steady_dram_bytes(self) -> float:
+        return sum(m.dram_read_bytes + m.dram_write_bytes for ms in self.mappings for m in ms)
+
+
+def _on_chip(layers: list[Layer], acc: Accelerator, batch: int) -> list[tuple[bool, bool]]:
+    """(input on chip, output on chip) per layer. The crops arrive from DRAM and the scores leave for it."""
+    b = acc.act_bytes
+    share = min(acc.sram_input_bytes, acc.sram_output_bytes)
+    kept = [batch * l.output_elements * b <= share for l in layers]
+    flags = []
+    for i, _ in enumerate(layers):
+        inp = kept[i - 1] if i > 0 else False
+        out = kept[i] if i < len(layers) - 1 else False
+        flags.append((inp, out))
+    return flags
+
+
+def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerator, proposals: int,
+               density: dict[str, float], conflicts: dict[str, float]) -> FramePlan:
+    batch = max(1, min(acc.proposals_batch, proposals))
+    batches = tuple([batch] * (proposals // batch) + ([proposals % batch] if proposals % batch else []))
+    weighted = sorted((c.total_bytes, name) for name, c in costs.items())
+    best: FramePlan | None = None
+    for k in range(len(weighted) + 1):
+        pinned = frozenset(name for _, name in weighted[:k])
+        pinned_bytes = sum(size for size, _ in weighted[:k])
+        rest = [costs[n].max_row_bytes for _, n in weighted[k:]]
+        free = acc.sram_weight_bytes - pinned_bytes
+        if free < 2 * max(rest, default=0) or free < 0:
+            if k == 0:  # nothing pinned and still no room: report it through the tiling error
+                free = acc.sram_weight_bytes
+            else:
+                break  # prefixes only grow: later candidates cannot fit either
+        buffer = free / 2
+        mappings = []
+        for nb in batches:
+            flags = _on_chip(layers, acc, nb)
+            mappings.append(tuple(
+                map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
+                          input_on_chip=flags[i][0], output_on_chip=flags[i][1],
+                          activation_density=density.get(l.name, 1.0), conflicts=conflicts.get(l.name, 0.0))
+                for i, l in enumerate(layers)))
+        candidate = FramePlan(pinned, buffer, batches, tuple(mappings))
+        if best is None or candidate.steady_dram_bytes <= best.steady_dram_bytes:
+            best = candidate
+    assert best is not None
+    return best
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    layers: pd.DataFrame  # one row per layer, summed over the frame's passes (steady state)
+    summary: dict
+
+
+def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
+                   activation_density: dict[str, float] | None = None) -> FrameResult:
+    """Simulate the detector's classifier on ``proposals`` proposals per frame."""
+    if proposals < 1:
+        raise ValueError("proposals per frame must be at least 1")
+    density = activation_density or {}
+    costs = {l.name: LayerCosts(l, acc) for l in layers if l.kind in ("conv", "fc")}
+    conflicts = {l.name: conflict_ratio(l, acc) for l in layers}
+    plan = plan_frame(layers, costs, acc, proposals, density, conflicts)
+
+    port = DramPort(acc)
+    # Cold start: pinned weights are loaded once, before the first pass.
+    pinned_bytes = sum(costs[n].total_bytes for n in plan.pinned)
+    cold = port.transfer(pinned_bytes, False, "weights") if pinned_bytes else None
+
+    rows: dict[str, dict] = {}
+    timings: list[tuple[LayerMapping, LayerTiming]] = []
+    for pass_mappings in plan.mappings:
+        for mapping in pass_mappings:
+            timing = simulate_layer(mapping, acc, port)
+            timings.append((mapping, timing))
+            _accumulate(rows, mapping, timing, acc)
+    table = pd.DataFrame(list(rows.values()))
+    summary = _summary(table, plan, costs, acc, proposals, cold, layers)
+    return FrameResult(table, summary)
+
+
+def _accumulate(rows: dict, m: LayerMapping, t: LayerTiming, acc: Accelerator) -> None:
+    e = acc.energies
+    width = acc.sram.bank_width_bytes
+    time_ns = t.cycles * acc.cycle_ns
+    sram_pj = math.ceil(m.sram_read_bytes / width) * e.sram_read_pj + math.ceil(m.sram_write_bytes / width) * e.sram_write_pj
+    dram_pj = t.dram.energy_rw_pj + t.dram.energy_act_pre_pj + acc.dram_energy.background_mw * time_ns
+    values = {
+        "macs": m.layer.macs * m.batch,
+        "macs_executed": m.macs_executed,
+        "cycles": t.cycles,
+        "mac_cycles": t.mac_cycles,
+        "stall_cycles": t.stall_cycles,
+        "decoder_cycles": t.decoder_cycles,
+        "conflict_cycles": t.conflict_cycles,
+        "dram_cycles": t.dram_cycles,
+        "dram_read_bytes": t.dram.read_bytes,
+        "dram_write_bytes": t.dram.write_bytes,
+        "dram_row_hits": t.dram.row_hits,
+        "dram_row_misses": t.dram.row_misses,
+        "sram_read_bytes": m.sram_read_bytes,
+        "sram_write_bytes": m.sram_write_bytes,
+        "decoder_lookups": m.decoder_lookups,
+        "events": t.events,
+        "energy_dram_pj": dram_pj,
+        "energy_sram_pj": sram_pj,
+        "energy_decoder_pj": m.decoder_lookups * e.decoder_lookup_pj,
+        "energy_mac_pj": m.macs_executed * e.mac_pj,
+        "energy_leakage_pj": (e.sram_leakage_mw + e.other_leakage_mw) * time_ns,
+    }
+    row = rows.get(m.layer.name)
+    if row is None:
+        st = m.layer.storage
+        rows[m.layer.name] = row = {
+            "layer": m.layer.name,
+            "kind": m.layer.kind,
+            "compressed_weight_bytes": (st.bits.total / 8 if st is not None else
+                                        m.layer.weights * acc.weight_bits / 8 if m.layer.weights else 0.0),
+            "pinned": m.pinned,
+            "loop_order": m.order,
+            "weight_tiles": m.weight_tiles,
+            "input_tiles": m.input_tiles,
+            **{k: 0 for k in values},
+        }
+    for k, v in values.items():
+        row[k] += v
+
+
+def _summary(table: pd.DataFrame, plan: FramePlan, costs, acc: Accelerator, proposals: int, cold, layers) -> dict:
+    energy_cols = ["energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj"]
+    table["energy_total_pj"] = table[energy_cols].sum(axis=1)
+    table["latency_us"] = table["cycles"] * acc.cycle_ns / 1000
+    table["bound"] = np.select(
+        [table["dram_cycles"] >= table[["mac_cycles", "decoder_cycles"]].max(axis=1),
+         table["decoder_cycles"] > table["mac_cycles"]], ["dram", "decoder"], "compute")
+    cycles = float(table["cycles"].sum())
+    dram_bytes = float(table["dram_read_bytes"].sum() + table["dram_write_bytes"].sum())
+    macs_exec = float(table["macs_executed"].sum())
+    compute_bound_cycles = macs_exec / acc.peak_macs_per_cycle
+    dram_bound_cycles = dram_bytes / acc.dram_bytes_per_cycle
+    energy_pj = float(table["energy_total_pj"].sum())
+    cold_bytes = float(cold.read_bytes) if cold else 0.0
+    cold_ns = float(cold.time_ns) if cold else 0.0
+    cold_pj = (cold.energy_rw_pj + cold.energy_act_pre_pj + acc.dram_energy.background_mw * cold_ns) if cold else 0.0
+    total_weight_bytes = sum(c.total_bytes for c in costs.values())
+    return {
+        "frames": 1,
+        "proposals_per_frame": proposals,
+        "proposals_batch": plan.batches[0],
+        "weight_passes_per_frame": len(plan.batches),
+        "weights_resident": len(plan.pinned) == len(costs),
+        "pinned_layers": sorted(plan.pinned, key=[l.name for l in layers].index),
+        "compressed_weight_bytes": total_weight_bytes,
+        "sram_bytes": acc.sram_weight_bytes + acc.sram_input_bytes + acc.sram_output_bytes,
+        "sram_weight_bytes": acc.sram_weight_bytes,
+        "energy_per_frame_uj": energy_pj / 1e6,
+        "latency_per_frame_ms": cycles * acc.cycle_ns / 1e6,
+        "frames_per_s": 1e9 / (cycles * acc.cycle_ns) if cycles else float("inf"),
+        "dram_bytes_per_frame": dram_bytes,
+        "dram_weight_bytes_per_frame": sum(m.weight_dram_bytes for ms in plan.mappings for m in ms),
+        "roofline_bound_ms": max(compute_bound_cycles, dram_bound_cycles) * acc.cycle_ns / 1e6,
+        "energy_breakdown_pj": {c.removeprefix("energy_").removesuffix("_pj"): float(table[c].sum()) for c in energy_cols},
+        "cold_frame": {
+            "extra_dram_read_bytes": cold_bytes,
+            "extra_latency_ms": cold_ns / 1e6,
+            "extra_energy_uj": cold_pj / 1e6,
+            "energy_uj": (energy_pj + cold_pj) / 1e6,
+            "latency_ms": (cycles * acc.cycle_ns + cold_ns) / 1e6,
+            "dram_bytes": dram_bytes + cold_bytes,
+        },
+    }
+
