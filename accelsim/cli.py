@@ -42,7 +42,9 @@ def main() -> None:
     Typical flow:
       accelsim models                      list the detector classifiers
       accelsim plans                       list the shipped compression plans
+      accelsim hwconfigs                   list the shipped hardware configs
       accelsim compress --model deepped-alexnet --plan deep-compression-alexnet
+      accelsim run --hw embedded-45nm      simulate one design point, write reports/run/
     """
 
 
@@ -65,6 +67,44 @@ def plans() -> None:
     for path in sorted(plans_dir().glob("*.yaml")):
         plan = load_plan(path)
         click.echo(f"{path.stem:28s} {plan.description}")
+
+
+@main.command()
+def hwconfigs() -> None:
+    """List the shipped hardware configs (hwconfigs/); --hw also takes a path."""
+    from accelsim.config import load_hwconfig
+    from accelsim.resources import hwconfigs_dir
+
+    for path in sorted(hwconfigs_dir().glob("*.yaml")):
+        cfg = load_hwconfig(path)
+        click.echo(f"{path.stem:24s} {cfg.description}")
+
+
+@main.command()
+@click.option("--hw", default="embedded-45nm", show_default=True, help="Shipped hardware config name or a YAML path.")
+@click.option("--model", "model_name", default="deepped-alexnet", show_default=True, help="Model name (see `accelsim models`).")
+@click.option("--plan", "plan_arg", default="deep-compression-alexnet", show_default=True, help="Plan name or YAML path.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="State-dict file for the model.")
+@click.option("--compressed", type=click.Path(dir_okay=False), help="Use this `accelsim compress` output instead of compressing.")
+@click.option("--proposals", type=click.IntRange(min=1), default=10, show_default=True, help="Region proposals per frame.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder. Default: reports/run-<hw>-<plan>/")
+@_user_errors
+def run(hw, model_name, plan_arg, weights, compressed, proposals, out) -> None:
+    """Simulate the compressed detector on one hardware design point.
+
+    Writes layers.csv (one row per layer), summary.json, the resolved hardware config and the energy
+    table entries used (with sources) to the output folder, and prints the per-layer table.
+    """
+    from accelsim.report.terminal import run_text
+    from accelsim.resources import project_root
+    from accelsim.run import run_design_point, write_outputs
+
+    result = run_design_point(hw, model_name, plan_arg, weights=weights, proposals=proposals, compressed=compressed,
+                              progress=_progress)
+    folder = Path(out) if out else project_root() / "reports" / f"run-{result.config.name}-{result.summary['plan']}"
+    write_outputs(result, folder)
+    click.echo(run_text(result.layers, result.summary))
+    _progress(f"wrote {folder}/ (layers.csv, summary.json, hwconfig.resolved.yaml, table_entries.json)")
 
 
 @main.command()

@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from accelsim.sim.dram import DramEnergy, DramTiming, dram_sequential, dram_stream
-from accelsim.sim.positions import encode_positions, tile_bounds, walk_positions
+from accelsim.compress.sparse import encode_positions
+from accelsim.sim.positions import tile_bounds, walk_positions
 from accelsim.sim.sram import SramGeometry, sram_conflicts
 
 # LPDDR4-3200 x16 (REFERENCES.md), 2 channels
@@ -85,7 +86,7 @@ def main() -> None:
 
     # fc6: 4096 x 9216, 9% kept (Deep Compression), 4-bit gaps, 16-row tiles
     out_units, fan_in = 4096, 9216
-    gaps, is_filler = encode_positions(rng.random((out_units, fan_in)) < 0.09, gap_bits=4)
+    gaps, is_filler = encode_positions(rng.random((out_units, fan_in)) < 0.09, 4)
     indices = np.where(is_filler, 0, 1 + rng.integers(0, 31, gaps.size)).astype(np.uint8)
     gaps = gaps.astype(np.uint8)
     bounds = tile_bounds(out_units, 16)

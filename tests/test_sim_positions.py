@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.sim.positions import encode_positions, tile_bounds, walk_positions
+from accelsim.compress.sparse import encode_positions
+from accelsim.sim.positions import tile_bounds, walk_positions
 
 # 3 x 5 matrix, 2-bit gaps (a gap holds at most 3 zeros):
 #   row 0: [0 a 0 0 0]
@@ -23,7 +24,7 @@ INDICES = np.array([2, ZERO_CODE, 1, 3, 2], dtype=np.uint8)
 
 
 def test_hand_stream_is_what_the_encoder_writes():
-    gaps, is_filler = encode_positions(MASK, gap_bits=2)
+    gaps, is_filler = encode_positions(MASK, 2)
     assert gaps.tolist() == GAPS.tolist()
     assert is_filler.tolist() == [False, True, False, False, False]
 

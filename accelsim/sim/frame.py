@@ -23,7 +23,7 @@ import pandas as pd
 
 from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.engine import DramPort, LayerTiming, simulate_layer
-from accelsim.sim.mapping import LayerCosts, LayerMapping, conflict_ratio, map_layer
+from accelsim.sim.mapping import LayerCosts, LayerMapping, conflict_ratio, map_layer, plan_traffic
 from accelsim.workload import Layer
 
 
@@ -56,32 +56,39 @@ def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerat
                density: dict[str, float], conflicts: dict[str, float]) -> FramePlan:
     batch = max(1, min(acc.proposals_batch, proposals))
     batches = tuple([batch] * (proposals // batch) + ([proposals % batch] if proposals % batch else []))
+    flags = {nb: _on_chip(layers, acc, nb) for nb in set(batches)}
     weighted = sorted((c.total_bytes, name) for name, c in costs.items())
-    best: FramePlan | None = None
+
+    def steady_bytes(pinned: frozenset[str], buffer: float) -> float:
+        total = 0.0
+        for nb in batches:
+            for i, l in enumerate(layers):
+                if l.name in costs:
+                    total += plan_traffic(l, costs[l.name], acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
+                                          input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1]).dram_bytes
+        return total
+
+    best: tuple[float, frozenset[str], float] | None = None
     for k in range(len(weighted) + 1):
         pinned = frozenset(name for _, name in weighted[:k])
-        pinned_bytes = sum(size for size, _ in weighted[:k])
-        rest = [costs[n].max_row_bytes for _, n in weighted[k:]]
-        free = acc.sram_weight_bytes - pinned_bytes
-        if free < 2 * max(rest, default=0) or free < 0:
-            if k == 0:  # nothing pinned and still no room: report it through the tiling error
-                free = acc.sram_weight_bytes
-            else:
-                break  # prefixes only grow: later candidates cannot fit either
+        free = acc.sram_weight_bytes - sum(size for size, _ in weighted[:k])
+        largest_unit = max((costs[n].max_row_bytes for _, n in weighted[k:]), default=0)
+        if k > 0 and free < 2 * largest_unit:
+            break  # prefixes only grow: no longer prefix fits either
+        # With nothing pinned and no room for two tiles, tiling reports the SRAM share as too small.
         buffer = free / 2
-        mappings = []
-        for nb in batches:
-            flags = _on_chip(layers, acc, nb)
-            mappings.append(tuple(
-                map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
-                          input_on_chip=flags[i][0], output_on_chip=flags[i][1],
-                          activation_density=density.get(l.name, 1.0), conflicts=conflicts.get(l.name, 0.0))
-                for i, l in enumerate(layers)))
-        candidate = FramePlan(pinned, buffer, batches, tuple(mappings))
-        if best is None or candidate.steady_dram_bytes <= best.steady_dram_bytes:
+        candidate = (steady_bytes(pinned, buffer), pinned, buffer)
+        if best is None or candidate[0] <= best[0]:
             best = candidate
     assert best is not None
-    return best
+    _, pinned, buffer = best
+    mappings = tuple(
+        tuple(map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
+                        input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1],
+                        activation_density=density.get(l.name, 1.0), conflicts=conflicts.get(l.name, 0.0))
+              for i, l in enumerate(layers))
+        for nb in batches)
+    return FramePlan(pinned, buffer, batches, mappings)
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,51 @@ def conflict_ratio(layer: Layer, acc: Accelerator) -> float:
     return res.stall_cycles / res.groups
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """The tiling decision of one layer for one pass and the DRAM bytes it implies."""
+
+    bounds: np.ndarray  # weight-tile boundaries in output units
+    tile_weight_bytes: np.ndarray
+    weight_dram_bytes: float  # per weight read (0 when pinned)
+    input_dram_bytes: float  # one full read of the streamed input (0 when on chip)
+    output_dram_bytes: float
+    chunks: int  # activation chunks
+    order: str
+    weight_reads: int  # times the weights are read from DRAM in this pass
+
+    @property
+    def dram_bytes(self) -> float:
+        input_reads = self.bounds.size - 1 if self.order == "weights-outer" else 1
+        return self.weight_dram_bytes * self.weight_reads + self.input_dram_bytes * input_reads + self.output_dram_bytes
+
+
+def plan_traffic(layer: Layer, costs: LayerCosts, acc: Accelerator, batch: int, *, pinned: bool,
+                 stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool) -> Traffic:
+    """Weight tiles, activation chunks and loop order of a conv/fc layer (see the module docstring)."""
+    b = acc.act_bytes
+    in_dram = 0.0 if input_on_chip else batch * layer.input_elements * b
+    out_dram = 0.0 if output_on_chip else batch * layer.output_elements * b
+    bounds = np.array([0, layer.out_units]) if pinned else costs.weight_tiles(stream_buffer_bytes)
+    n_wt = bounds.size - 1
+    tile_bits = np.diff(np.concatenate([[0], costs.cum_bits[bounds[1:] - 1]])).astype(np.float64)
+    tile_bits[0] += costs.fixed_bits
+    tile_weight_bytes = np.ceil(tile_bits / 8)
+    w_dram = 0.0 if pinned else float(tile_weight_bytes.sum())
+    # Activations move in chunks of vectors that fit half the input (and output) share, so that a
+    # chunk loads (or drains) while the previous one computes.
+    chunks = max(1, math.ceil(in_dram / (acc.sram_input_bytes / 2)), math.ceil(out_dram / (acc.sram_output_bytes / 2)))
+    chunks = min(chunks, batch * layer.out_pixels)
+    if input_on_chip or n_wt == 1 or pinned:
+        order = "on-chip" if pinned and input_on_chip else "weights-outer"
+    else:
+        weights_outer = w_dram + in_dram * n_wt
+        inputs_outer = in_dram + w_dram * chunks
+        order = "weights-outer" if weights_outer <= inputs_outer else "inputs-outer"
+    return Traffic(bounds, tile_weight_bytes, w_dram, in_dram, out_dram, chunks, order,
+                   chunks if order == "inputs-outer" else 1)
+
+
 def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: int, *, pinned: bool,
               stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool,
               activation_density: float = 1.0, conflicts: float = 0.0) -> LayerMapping:
@@ -229,27 +274,12 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
                             reads, writes, 0.0)
 
     assert costs is not None
-    vectors_per_item = layer.out_pixels
-    bounds = np.array([0, layer.out_units]) if pinned else costs.weight_tiles(stream_buffer_bytes)
+    tr = plan_traffic(layer, costs, acc, batch, pinned=pinned, stream_buffer_bytes=stream_buffer_bytes,
+                      input_on_chip=input_on_chip, output_on_chip=output_on_chip)
+    bounds, tile_weight_bytes, order, n_chunks = tr.bounds, tr.tile_weight_bytes, tr.order, tr.chunks
     n_wt = bounds.size - 1
-    tile_bits = np.diff(np.concatenate([[0], costs.cum_bits[bounds[1:] - 1]])).astype(np.float64)
-    tile_bits[0] += costs.fixed_bits
-    tile_weight_bytes = np.ceil(tile_bits / 8)
     weight_bytes = float(tile_weight_bytes.sum())
-    w_dram = 0.0 if pinned else weight_bytes
-
-    # Activations move in chunks of vectors that fit half the input (and output) share, so that a
-    # chunk loads (or drains) while the previous one computes.
-    n_chunks = max(1, math.ceil(in_dram / (acc.sram_input_bytes / 2)), math.ceil(out_dram / (acc.sram_output_bytes / 2)))
-    n_chunks = min(n_chunks, batch * vectors_per_item)
-    if input_on_chip or n_wt == 1 or pinned:
-        order = "on-chip" if pinned and input_on_chip else "weights-outer"
-    else:
-        weights_outer = w_dram + in_dram * n_wt
-        inputs_outer = in_dram + w_dram * n_chunks
-        order = "weights-outer" if weights_outer <= inputs_outer else "inputs-outer"
-    n_at = n_chunks if order == "inputs-outer" else 1  # how often the weights are read from DRAM
-
+    vectors_per_item = layer.out_pixels
     rows_per_tile = np.diff(bounds)
     entries = np.add.reduceat(costs.row_entries, bounds[:-1])
     nonzeros = np.add.reduceat(costs.row_nonzeros, bounds[:-1])
@@ -296,14 +326,15 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
         psum_reads = vectors_total * layer.out_units * (row_folds - 1) * b
     else:
         psum_writes, psum_reads = vectors_total * layer.out_units * b, 0.0
-    weight_reads = weight_bytes * (n_at if order == "inputs-outer" else 1)
+    weight_reads = weight_bytes * tr.weight_reads
     if acc.dataflow == "os":  # weights stream through the array once per row fold of vectors
         weight_reads = weight_bytes * sum(math.ceil(v / acc.rows) for v in chunk_vectors)
     dram_in_total = sum(t.dram_read_bytes for t in tiles)
     sram_reads = input_reads + psum_reads + weight_reads + out_dram
     sram_writes = psum_writes + dram_in_total
-    return LayerMapping(layer, batch, order, pinned, input_on_chip, output_on_chip, n_wt, n_at,
-                        tuple(_merge(tiles)), macs_executed, lookups_total, sram_reads, sram_writes, w_dram * n_at)
+    return LayerMapping(layer, batch, order, pinned, input_on_chip, output_on_chip, n_wt, tr.weight_reads,
+                        tuple(_merge(tiles)), macs_executed, lookups_total, sram_reads, sram_writes,
+                        tr.weight_dram_bytes * tr.weight_reads)
 
 
 def _merge(tiles: list[Tile]) -> list[Tile]:

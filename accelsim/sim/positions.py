@@ -158,23 +158,3 @@ def walk_positions(gaps: np.ndarray | None, indices: np.ndarray, zero_code: int,
     return TileCounts(tile_bounds_rows=bounds, stored_entries=stored, filler_entries=fillers,
                       max_row_nonzeros=max_row, fan_in=int(fan_in))
 
-
-def encode_positions(nonzero_mask: np.ndarray, gap_bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """A stream for a given sparsity pattern: (gaps uint32, is_filler bool), one entry per stored weight.
-
-    For synthetic workloads and tests; the compress package writes the real streams. A zero run of
-    length z before a non-zero weight costs ``z // 2**b`` fillers, each with gap ``2**b - 1`` (and
-    itself standing on one zero), then the weight with gap ``z % 2**b``. Trailing zeros cost nothing."""
-    if not 1 <= gap_bits <= 31:
-        raise ValueError(f"gap_bits must be in 1..31, got {gap_bits}")
-    nz = np.flatnonzero(np.asarray(nonzero_mask).ravel()).astype(np.int64)
-    span = np.int64(1) << gap_bits
-    runs = np.diff(nz, prepend=np.int64(-1)) - 1  # zeros before each non-zero
-    fill = runs // span
-    real = np.cumsum(fill + 1) - 1  # where each real entry lands in the stream
-    n = int(real[-1]) + 1 if real.size else 0
-    gaps = np.full(n, span - 1, dtype=np.uint32)
-    gaps[real] = runs % span
-    is_filler = np.ones(n, dtype=np.bool_)
-    is_filler[real] = False
-    return gaps, is_filler

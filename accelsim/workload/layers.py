@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -40,7 +42,7 @@ class Layer:
 
     @property
     def out_pixels(self) -> int:
-        return int(np.prod(self.out_shape[1:])) if len(self.out_shape) > 1 else 1
+        return math.prod(self.out_shape[1:]) if len(self.out_shape) > 1 else 1
 
     @property
     def fan_in(self) -> int:
@@ -48,7 +50,7 @@ class Layer:
         if self.kind == "conv":
             return self.in_shape[0] // self.groups * self.kernel[0] * self.kernel[1]
         if self.kind == "fc":
-            return int(np.prod(self.in_shape))
+            return math.prod(self.in_shape)
         return 0
 
     @property
@@ -71,11 +73,11 @@ class Layer:
 
     @property
     def input_elements(self) -> int:
-        return int(np.prod(self.in_shape))
+        return math.prod(self.in_shape)
 
     @property
     def output_elements(self) -> int:
-        return int(np.prod(self.out_shape))
+        return math.prod(self.out_shape)
 
     @property
     def compressed_weight_bits(self) -> int:

@@ -1,0 +1,1 @@
+"""Readable renderings of result tables (terminal text; reports build on the same tables)."""

@@ -1,0 +1,106 @@
+"""One design point: (model, compression plan, hardware config, proposals) -> result files.
+
+The compressed model is cached under ``reports/cache/`` by a hash of what it depends on (model
+weights, plan, fine-tuning epochs), so sweeping hardware never recompresses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from accelsim import __version__
+from accelsim.compress import CompressedModel, compress, load, load_plan, save
+from accelsim.config import HardwareConfig, load_hwconfig
+from accelsim.model import get_model
+from accelsim.resources import project_root
+from accelsim.sim.build import accelerator_from_config
+from accelsim.sim.frame import simulate_frame
+from accelsim.workload import build_workload
+
+LAYER_COLUMNS = [
+    "layer", "kind", "macs", "macs_executed", "compressed_weight_bytes", "pinned", "loop_order", "weight_tiles",
+    "input_tiles", "cycles", "stall_cycles", "mac_cycles", "decoder_cycles", "conflict_cycles", "dram_cycles",
+    "latency_us", "bound", "dram_read_bytes", "dram_write_bytes", "dram_row_hits", "dram_row_misses", "sram_read_bytes",
+    "sram_write_bytes", "decoder_lookups", "events", "energy_dram_pj", "energy_sram_pj", "energy_decoder_pj",
+    "energy_mac_pj", "energy_leakage_pj", "energy_total_pj",
+]
+
+
+@dataclass
+class RunResult:
+    layers: pd.DataFrame
+    summary: dict
+    config: HardwareConfig
+    entries: list[dict]  # energy/area table entries used, with sources
+
+
+def _state_hash(model: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        h.update(key.encode())
+        h.update(tensor.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def compressed_for(model_name: str, plan_arg: str, weights: str | None = None, finetune_epochs: int | None = None,
+                   progress=None) -> tuple[torch.nn.Module, CompressedModel]:
+    """The model with decoded weights and its CompressedModel, from the cache when possible."""
+    spec = get_model(model_name)
+    plan = load_plan(plan_arg)
+    model = spec.build(weights)
+    epochs = plan.finetune.epochs if finetune_epochs is None else finetune_epochs
+    key = hashlib.sha256(json.dumps([_state_hash(model), plan.to_dict(), epochs, __version__]).encode()).hexdigest()[:16]
+    path = project_root() / "reports" / "cache" / f"{model_name}-{plan.name}-{key}.npz"
+    if path.is_file():
+        cm = load(path)
+    else:
+        loader = spec.data(plan.seed)[0] if spec.data is not None and epochs > 0 else None
+        cm = compress(model, plan, model_name=model_name, loader=loader, finetune_epochs=epochs, progress=progress,
+                      provenance={"weights": str(weights) if weights else spec.weights or f"seeded init {spec.init_seed}"})
+        save(cm, path)
+    cm.load_into(model)
+    return model, cm
+
+
+def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg: str, *, weights: str | None = None,
+                     proposals: int = 10, compressed: str | None = None, progress=None) -> RunResult:
+    cfg = hw if isinstance(hw, HardwareConfig) else load_hwconfig(hw)
+    acc, entries = accelerator_from_config(cfg)
+    if compressed:
+        cm = load(compressed)
+        spec = get_model(cm.model)
+        model = cm.load_into(spec.build())
+        model_name = cm.model
+    else:
+        model, cm = compressed_for(model_name, plan_arg, weights, progress=progress)
+        spec = get_model(model_name)
+    layers = build_workload(model, spec.input_shape, cm)
+    t0 = time.perf_counter()
+    frame = simulate_frame(layers, acc, proposals)
+    sim_s = time.perf_counter() - t0
+    summary = {
+        "hardware": cfg.name,
+        "model": model_name,
+        "plan": cm.plan.name,
+        "dataset": None,
+        **frame.summary,
+        "simulation_wall_s": sim_s,
+        "accelsim_version": __version__,
+    }
+    return RunResult(frame.layers[LAYER_COLUMNS], summary, cfg, entries)
+
+
+def write_outputs(result: RunResult, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    result.layers.to_csv(out / "layers.csv", index=False)
+    (out / "summary.json").write_text(json.dumps(result.summary, indent=2, default=float) + "\n")
+    result.config.dump_yaml(out / "hwconfig.resolved.yaml")
+    (out / "table_entries.json").write_text(json.dumps(result.entries, indent=2) + "\n")
+    return out
