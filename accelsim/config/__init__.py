@@ -1,0 +1,31 @@
+"""Hardware configs: the typed schema (`HardwareConfig`) and `load_hwconfig` (shipped name or path)."""
+
+from accelsim.config.dram import PRESETS as DRAM_PRESETS
+from accelsim.config.dram import DramConfig
+from accelsim.config.hardware import (
+    DecoderConfig,
+    HardwareConfig,
+    MacArrayConfig,
+    SparsityConfig,
+    SramConfig,
+    SramSplit,
+    TablesConfig,
+    load_hwconfig,
+    parse_hwconfig,
+    tech_dir,
+)
+
+__all__ = [
+    "DRAM_PRESETS",
+    "DecoderConfig",
+    "DramConfig",
+    "HardwareConfig",
+    "MacArrayConfig",
+    "SparsityConfig",
+    "SramConfig",
+    "SramSplit",
+    "TablesConfig",
+    "load_hwconfig",
+    "parse_hwconfig",
+    "tech_dir",
+]
