@@ -81,7 +81,7 @@ def finetune(model: nn.Module, loader, epochs: int, lr: float, masks: dict[str, 
                         if s.frozen is not None:
                             codebooks[name].data[s.frozen] = s.codebook[s.frozen].to(codebooks[name].dtype)
             apply_masks()
-            total += float(loss)
+            total += float(loss.detach())
             batches += 1
         if progress:
             progress(epoch + 1, total / max(batches, 1))

@@ -17,6 +17,7 @@ from torch import nn
 
 from accelsim.errors import ModelError
 from accelsim.model.alexnet import AlexNetClassifier, init_gaussian_
+from accelsim.model.toy import ToyBarsNet, toy_data
 from accelsim.resources import models_dir
 
 # (train_loader, eval_loader) for a given seed
@@ -95,5 +96,17 @@ register(
         "seeded untrained weights: for workload and storage studies",
         factory=lambda: AlexNetClassifier(num_classes=2),
         input_shape=(3, 227, 227),
+    )
+)
+
+register(
+    ModelSpec(
+        name="toy-bars",
+        description="Small trained CNN (conv1, conv2, fc1, fc2; 9.5 k weights) on a procedural 16x16 "
+        "upright-bar 'pedestrian' task; ships training data, so it can be fine-tuned",
+        factory=ToyBarsNet,
+        input_shape=(1, 16, 16),
+        weights="toy-bars/weights.pt",
+        data=toy_data,
     )
 )
