@@ -20,7 +20,7 @@ from accelsim.compress import CompressedModel, compress, load, load_plan, save
 from accelsim.config import HardwareConfig, load_hwconfig
 from accelsim.model import get_model
 from accelsim.resources import project_root
-from accelsim.sim.build import accelerator_from_config
+from accelsim.sim.build import accelerator_from_config, check_decoders
 from accelsim.sim.frame import simulate_frame
 from accelsim.workload import build_workload
 
@@ -82,6 +82,7 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
         model, cm = compressed_for(model_name, plan_arg, weights, progress=progress)
         spec = get_model(model_name)
     layers = build_workload(model, spec.input_shape, cm)
+    check_decoders(cfg, layers, f"hardware config '{cfg.name}'")
     t0 = time.perf_counter()
     frame = simulate_frame(layers, acc, proposals)
     sim_s = time.perf_counter() - t0

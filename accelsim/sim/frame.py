@@ -175,9 +175,9 @@ def _summary(table: pd.DataFrame, plan: FramePlan, costs, acc: Accelerator, prop
     energy_cols = ["energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj"]
     table["energy_total_pj"] = table[energy_cols].sum(axis=1)
     table["latency_us"] = table["cycles"] * acc.cycle_ns / 1000
-    table["bound"] = np.select(
-        [table["dram_cycles"] >= table[["mac_cycles", "decoder_cycles"]].max(axis=1),
-         table["decoder_cycles"] > table["mac_cycles"]], ["dram", "decoder"], "compute")
+    # What limits each layer: the largest of its MAC-array, decoder, DRAM-bus and bank-conflict cycles.
+    limits = table[["mac_cycles", "decoder_cycles", "dram_cycles", "conflict_cycles"]].to_numpy()
+    table["bound"] = np.array(["compute", "decoder", "dram", "sram-banks"])[limits.argmax(axis=1)]
     cycles = float(table["cycles"].sum())
     dram_bytes = float(table["dram_read_bytes"].sum() + table["dram_write_bytes"].sum())
     macs_exec = float(table["macs_executed"].sum())

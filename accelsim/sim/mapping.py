@@ -226,6 +226,12 @@ class Traffic:
         return self.weight_dram_bytes * self.weight_reads + self.input_dram_bytes * input_reads + self.output_dram_bytes
 
 
+def _chunks(acc: Accelerator, in_dram: float, out_dram: float, vectors: int) -> int:
+    """Activation chunks: each fits half the input share and half the output share (double buffering)."""
+    need = max(1, math.ceil(in_dram / (acc.sram_input_bytes / 2)), math.ceil(out_dram / (acc.sram_output_bytes / 2)))
+    return min(need, vectors)
+
+
 def plan_traffic(layer: Layer, costs: LayerCosts, acc: Accelerator, batch: int, *, pinned: bool,
                  stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool) -> Traffic:
     """Weight tiles, activation chunks and loop order of a conv/fc layer (see the module docstring)."""
@@ -240,8 +246,7 @@ def plan_traffic(layer: Layer, costs: LayerCosts, acc: Accelerator, batch: int, 
     w_dram = 0.0 if pinned else float(tile_weight_bytes.sum())
     # Activations move in chunks of vectors that fit half the input (and output) share, so that a
     # chunk loads (or drains) while the previous one computes.
-    chunks = max(1, math.ceil(in_dram / (acc.sram_input_bytes / 2)), math.ceil(out_dram / (acc.sram_output_bytes / 2)))
-    chunks = min(chunks, batch * layer.out_pixels)
+    chunks = _chunks(acc, in_dram, out_dram, batch * layer.out_pixels)
     if input_on_chip or n_wt == 1 or pinned:
         order = "on-chip" if pinned and input_on_chip else "weights-outer"
     else:
@@ -264,14 +269,16 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
 
     if layer.kind not in ("conv", "fc"):
         # Pooling and normalisation run on the array's columns as vector lanes, one window element
-        # per lane per cycle; they read each window from SRAM and write each output once.
+        # per lane per cycle; they read each window from SRAM and write each output once. Streamed
+        # activations move in chunks, as for conv layers, so transfers overlap the work.
         window = layer.kernel[0] * layer.kernel[1]
         cycles = math.ceil(batch * layer.output_elements * window / acc.cols)
-        tile = Tile.make(in_dram, out_dram, cycles, 0.0, 0.0)
+        chunks = _chunks(acc, in_dram, out_dram, batch * layer.out_pixels)
+        tiles = tuple(Tile.make(in_dram / chunks, out_dram / chunks, cycles / chunks, 0.0, 0.0) for _ in range(chunks))
         reads = batch * layer.output_elements * window * b + out_dram
         writes = out_bytes + in_dram
-        return LayerMapping(layer, batch, "no-weights", False, input_on_chip, output_on_chip, 0, 1, (tile,), 0.0, 0.0,
-                            reads, writes, 0.0)
+        return LayerMapping(layer, batch, "no-weights", False, input_on_chip, output_on_chip, 0, 1, tuple(_merge(list(tiles))),
+                            0.0, 0.0, reads, writes, 0.0)
 
     assert costs is not None
     tr = plan_traffic(layer, costs, acc, batch, pinned=pinned, stream_buffer_bytes=stream_buffer_bytes,

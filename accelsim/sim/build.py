@@ -1,0 +1,70 @@
+"""From a validated hardware config to the engine's `Accelerator`, with every figure's table entry.
+
+The SRAM ``unified`` policy is modelled as a fixed partition chosen here: one eighth of the buffer for
+input-activation tiles, one eighth for output tiles (each double-buffered by the engine), and the
+remaining three quarters for weights, resident or streamed.
+
+DRAM refresh energy is charged as a power: one refresh command's energy per channel every tREFI,
+added to the background power (both are paid whether or not data moves).
+"""
+
+from __future__ import annotations
+
+from accelsim.config import HardwareConfig
+from accelsim.sim.accelerator import Accelerator, Energies
+from accelsim.sim.dram import DramEnergy, DramTiming
+from accelsim.sim.sram import SramGeometry
+from accelsim.tech.model import TechModel
+
+_DATAFLOW = {"weight-stationary": "ws", "output-stationary": "os"}
+
+
+def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict]]:
+    """The engine's accelerator and the list of table entries behind its figures (with sources)."""
+    tech = TechModel(cfg)
+    s, d, m, dr = cfg.sram, cfg.decoders, cfg.mac_array, cfg.dram
+    if s.policy == "unified":
+        act = s.size // 8
+        weights, inputs, outputs = s.size - 2 * act, act, act
+    else:
+        weights, inputs, outputs = s.weights_bytes, s.input_activation_bytes, s.output_activation_bytes
+    timing = DramTiming(
+        tck_ns=dr.tck_s * 1e9, burst_length=dr.burst_length, bus_width_bits=dr.bus_width_bits, channels=dr.channels,
+        banks=dr.banks, row_bytes=dr.row_bytes, trcd_cycles=dr.tRCD, trp_cycles=dr.tRP, cl_cycles=dr.CL,
+        tras_cycles=dr.tRAS, trefi_cycles=dr.tREFI, trfc_cycles=dr.tRFC,
+    )
+    refresh_mw = tech.dram_refresh.to("pJ") * dr.channels / (dr.tREFI * dr.tck_s * 1e9)  # pJ/ns = mW
+    energy = DramEnergy(
+        read_pj_per_bit=tech.dram_read.to("pJ/bit"), write_pj_per_bit=tech.dram_write.to("pJ/bit"),
+        act_pre_nj=tech.dram_activate.to("pJ") / 1000, background_mw=tech.dram_background.to("mW") + refresh_mw,
+    )
+    energies = Energies(
+        mac_pj=tech.mac.to("pJ"), sram_read_pj=tech.sram_read.to("pJ"), sram_write_pj=tech.sram_write.to("pJ"),
+        decoder_lookup_pj=tech.decoder_lookup.to("pJ"), sram_leakage_mw=tech.sram_leakage.to("mW"),
+        other_leakage_mw=tech.decoder_leakage.to("mW") + tech.mac_leakage.to("mW"),
+        sources={name: entry.key for name, entry in tech.figures().items()},
+    )
+    acc = Accelerator(
+        clock_hz=cfg.clock, rows=m.rows, cols=m.cols, dataflow=_DATAFLOW[m.dataflow], weight_bits=m.weight_bits,
+        activation_bits=m.activation_bits,
+        sram=SramGeometry(banks=s.banks, bank_width_bytes=s.bank_width_bytes, ports=s.ports_per_bank),
+        sram_weight_bytes=weights, sram_input_bytes=inputs, sram_output_bytes=outputs,
+        decoders=d.count, decoder_entries=d.entries, decoder_lookups_per_cycle=d.lookups_per_cycle,
+        skip_pruned_weights=cfg.sparsity.skip_pruned_weights, skip_zero_activations=cfg.sparsity.skip_zero_activations,
+        dram_timing=timing, dram_energy=energy, energies=energies, proposals_batch=cfg.proposals_batch,
+    )
+    entries = [{"figure": name, **entry.as_dict()} for name, entry in tech.figures().items()]
+    return acc, entries
+
+
+def check_decoders(cfg: HardwareConfig, layers, source: str) -> None:
+    """Refuse, before simulating, a codebook larger than the decoders' tables."""
+    from accelsim.errors import ConfigError
+
+    for layer in layers:
+        st = layer.storage
+        if st is not None and st.codebook is not None and st.codebook.size > cfg.decoders.entries:
+            raise ConfigError(
+                f"{source}: decoders.entries: {cfg.decoders.entries} table entries cannot hold layer {layer.name}'s "
+                f"codebook of {st.codebook.size} entries; raise decoders.entries or use fewer clusters"
+            )
