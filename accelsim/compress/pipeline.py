@@ -111,6 +111,8 @@ def _prune(model, layers, plans, plan, loader, epochs, lr, say) -> dict[str, np.
     weights = {n: m.weight.detach().numpy() for n, m in layers.items()}
     masks = {n: np.ones(w.shape, dtype=bool) for n, w in weights.items()}
     iterative = plan.pruning.mode == "iterative" and epochs > 0
+    if plan.pruning.mode == "iterative" and not iterative:
+        say("iterative pruning needs fine-tuning epochs; with 0 epochs it is one-shot")
     steps = plan.pruning.steps if iterative else 1
     for step in range(steps):
         for name, lp in plans.items():

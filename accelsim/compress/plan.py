@@ -19,7 +19,9 @@ them, and per-``layers`` overrides on top (defaults < group < layer). Fields:
 - ``kmeans_init``: linear (default; evenly spaced over [min, max], best in Deep Compression), random,
   or density (evenly spaced quantiles).
 
-``pruning`` chooses one-shot or iterative pruning (prune, fine-tune, prune further, ``steps`` times);
+``pruning`` chooses one-shot or iterative pruning (prune, fine-tune, prune further, ``steps`` times,
+on a cubic sparsity ramp; without fine-tuning epochs there is nothing between the steps, so
+iterative pruning is then one-shot, and the progress output says so);
 ``finetune`` sets the default epochs and learning rate of fine-tuning, which the CLI can override.
 """
 

@@ -48,6 +48,13 @@ def compression_text(cm: CompressedModel) -> str:
         f"{'total':8s} {tot['weights']:>11,d} {tot['kept_fraction']:>7.1%} {'':>8s} {'':>5s} {'':>10s} {'':>5s} "
         f"{tot['fillers']:>9,d} {tot['compressed_bytes']:>13,.0f} {tot['ratio']:>6.1f}x"
     )
-    lines.append(f"dense fp32 {tot['dense_fp32_bytes'] / 2**20:.1f} MiB -> compressed {tot['compressed_bytes'] / 2**20:.2f} MiB "
+    lines.append(f"dense fp32 {_size(tot['dense_fp32_bytes'])} -> compressed {_size(tot['compressed_bytes'])} "
                  f"(codebooks {tot['codebook_bits'] / 8:,.0f} B, fillers {tot['filler_bits'] / 8:,.0f} B, biases {tot['bias_bits'] / 8:,.0f} B)")
     return "\n".join(lines)
+
+
+def _size(n_bytes: float) -> str:
+    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.2f} {unit}"
+    return f"{n_bytes:,.0f} B"
