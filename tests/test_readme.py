@@ -1,0 +1,78 @@
+"""The README's commands are the ones CI runs, and its examples run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from accelsim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _bash_blocks(text: str) -> list[str]:
+    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
+
+
+def _quick_start() -> list[str]:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return _bash_blocks(section)
+
+
+def _accelsim_args(command: str) -> list[str]:
+    return shlex.split(command[command.index("accelsim ") + len("accelsim "):])
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_same():
+    install_and_run, tests = _quick_start()
+    assert "\n" not in install_and_run and "\n" not in tests
+    ci = (ROOT / ".ci" / "run").read_text()
+    for step in install_and_run.split(" && ")[:-1]:  # the installs, in order
+        assert step in ci, f"README install step {step!r} is not in .ci/run"
+    assert install_and_run.index("torch==2.13.0") < install_and_run.index("pip install -e")
+    assert tests in ci
+    assert _accelsim_args(install_and_run)[0] == "run"
+
+
+def test_readme_compress_example_runs(tmp_path):
+    example = next(line for b in _bash_blocks(README) for line in b.splitlines() if line.startswith("accelsim compress"))
+    args = _accelsim_args(example)
+    args[args.index("--out") + 1] = str(tmp_path / "toy.npz")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["model"] == "toy-bars" and data["total"]["ratio"] > 10
+    assert (tmp_path / "toy.npz").is_file()
+
+
+@pytest.mark.slow
+def test_main_job_end_to_end(tmp_path):
+    """The README's first command, on the full-size model and the embedded default."""
+    args = _accelsim_args(_quick_start()[0]) + ["--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "run"
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("energy_per_frame_uj", "latency_per_frame_ms", "dram_bytes_per_frame", "weights_resident",
+                "compressed_weight_bytes", "sram_bytes", "roofline_bound_ms", "energy_breakdown_pj",
+                "proposals_per_frame", "frames"):
+        assert key in summary
+    assert summary["latency_per_frame_ms"] >= summary["roofline_bound_ms"]
+    # 384 KiB of weight SRAM cannot hold 8 MiB of compressed weights: they stream every frame.
+    assert summary["weights_resident"] is False
+    assert summary["dram_weight_bytes_per_frame"] >= 0.95 * summary["compressed_weight_bytes"]
+    header = (out / "layers.csv").read_text().splitlines()[0].split(",")
+    for col in ("layer", "kind", "macs", "compressed_weight_bytes", "cycles", "stall_cycles", "latency_us",
+                "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "decoder_lookups",
+                "energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj",
+                "energy_total_pj"):
+        assert col in header
+    entries = json.loads((out / "table_entries.json").read_text())
+    assert entries and all(e["source"] for e in entries)
+    assert (out / "hwconfig.resolved.yaml").is_file()
