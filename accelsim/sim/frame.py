@@ -103,7 +103,7 @@ def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
     if proposals < 1:
         raise ValueError("proposals per frame must be at least 1")
     density = activation_density or {}
-    costs = {l.name: LayerCosts(l, acc) for l in layers if l.kind in ("conv", "fc")}
+    costs = {l.name: LayerCosts.for_layer(l, acc) for l in layers if l.kind in ("conv", "fc")}
     conflicts = {l.name: conflict_ratio(l, acc) for l in layers}
     plan = plan_frame(layers, costs, acc, proposals, density, conflicts)
 

@@ -38,11 +38,25 @@ from accelsim.sim.positions import walk_positions
 from accelsim.sim.sram import sram_conflicts
 from accelsim.workload import Layer
 
-MAX_TILES = 256  # tiles per layer kept as separate SimPy events; more are merged in runs
+MAX_TILES = 64  # tiles per layer kept as separate SimPy events; more are merged in runs
 
 
 class LayerCosts:
-    """Per-output-unit storage and stream counts of one layer, computed once per run."""
+    """Per-output-unit storage and stream counts of one layer.
+
+    Walking a large layer's stream is the costliest per-element work of a design point, and it depends
+    only on the storage, so `for_layer` keeps the result on the storage object: a sweep over hardware
+    walks each stream once."""
+
+    @classmethod
+    def for_layer(cls, layer: Layer, acc: Accelerator) -> LayerCosts:
+        st = layer.storage
+        if st is None:
+            return cls(layer, acc)
+        cache = st.__dict__.setdefault("_costs_by_fan_in", {})
+        if layer.fan_in not in cache:
+            cache[layer.fan_in] = cls(layer, acc)
+        return cache[layer.fan_in]
 
     def __init__(self, layer: Layer, acc: Accelerator):
         self.layer = layer

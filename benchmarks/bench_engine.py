@@ -1,0 +1,105 @@
+"""Benchmark: one design point of the full AlexNet-shaped detector (8 conv/fc layers plus pooling,
+one frame, 10 proposals) on the embedded default, after JIT warm-up (Numba's cache).
+
+Run: python benchmarks/bench_engine.py [--repeat N]
+Prints the wall time per design point (target <= 100 ms), its split between SimPy, the Numba kernels
+and the rest, events per layer, and peak memory; then, as the in-process baseline, the same design
+point with the stream walks recomputed each time (what the first point of a sweep pays), as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+import tracemalloc
+from contextlib import contextmanager
+
+import simpy
+
+import accelsim.sim.engine as engine
+import accelsim.sim.mapping as mapping
+from accelsim.config import load_hwconfig
+from accelsim.model import get_model
+from accelsim.run import compressed_for
+from accelsim.sim.build import accelerator_from_config
+from accelsim.sim.frame import simulate_frame
+from accelsim.workload import build_workload
+
+SPENT = {"simpy": 0.0, "numba": 0.0}
+
+
+def _timed(fn, bucket):
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            SPENT[bucket] += time.perf_counter() - t
+    return wrapper
+
+
+@contextmanager
+def instrumented():
+    originals = [(simpy.Environment, "run"), (engine, "dram_sequential"), (mapping, "walk_positions"),
+                 (mapping, "sram_conflicts")]
+    saved = [getattr(obj, name) for obj, name in originals]
+    simpy.Environment.run = _timed(saved[0], "simpy")
+    engine.dram_sequential = _timed(saved[1], "numba")
+    mapping.walk_positions = _timed(saved[2], "numba")
+    mapping.sram_conflicts = _timed(saved[3], "numba")
+    try:
+        yield
+    finally:
+        for (obj, name), fn in zip(originals, saved):
+            setattr(obj, name, fn)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    model, cm = compressed_for("deepped-alexnet", "deep-compression-alexnet")
+    layers = build_workload(model, get_model("deepped-alexnet").input_shape, cm)
+    acc, _ = accelerator_from_config(load_hwconfig("embedded-45nm"))
+    simulate_frame(layers, acc, 10)  # JIT warm-up (loads Numba's cache)
+
+    SPENT.update(simpy=0.0, numba=0.0)
+    with instrumented():
+        t = time.perf_counter()
+        for _ in range(args.repeat):
+            result = simulate_frame(layers, acc, 10)
+        total = (time.perf_counter() - t) / args.repeat
+    simpy_s, numba_s = SPENT["simpy"] / args.repeat, SPENT["numba"] / args.repeat
+    tracemalloc.start()
+    simulate_frame(layers, acc, 10)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    print("design point: deepped-alexnet, deep-compression-alexnet, embedded-45nm, 10 proposals, one frame")
+    print(f"  wall time        {total * 1e3:8.1f} ms per design point (mean of {args.repeat}; target <= 100 ms)")
+    print(f"    SimPy          {simpy_s * 1e3:8.1f} ms ({simpy_s / total:.0%})")
+    print(f"    Numba kernels  {numba_s * 1e3:8.1f} ms ({numba_s / total:.0%})")
+    print(f"    rest (Python)  {(total - simpy_s - numba_s) * 1e3:8.1f} ms ({(total - simpy_s - numba_s) / total:.0%})")
+    print(f"  peak memory      {peak / 2**20:8.1f} MiB traced during one design point; "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB process peak (model and weights included)")
+    print("  events per layer " + ", ".join(f"{r.layer} {int(r.events)}" for r in result.layers.itertuples()))
+
+    # Baseline: the same design point without the per-storage cache of stream walks, as the first
+    # design point of a sweep (or a single `accelsim run`) pays it.
+    def uncached():
+        for layer in layers:
+            if layer.storage is not None:
+                layer.storage.__dict__.pop("_costs_by_fan_in", None)
+        return simulate_frame(layers, acc, 10)
+
+    t = time.perf_counter()
+    for _ in range(max(1, args.repeat // 4)):
+        baseline = uncached()
+    base = (time.perf_counter() - t) / max(1, args.repeat // 4)
+    assert baseline.summary == result.summary
+    print(f"baseline, stream walks not cached: {base * 1e3:.1f} ms per design point; "
+          f"cached is {base / total:.2f}x faster, identical results")
+
+if __name__ == "__main__":
+    main()
