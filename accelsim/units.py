@@ -174,7 +174,7 @@ _FORMAT_UNITS = {
     "area": ["m2", "mm2", "um2", "nm2"],
     "length": ["m", "mm", "um", "nm"],
     "bandwidth": ["B/s", "KB/s", "MB/s", "GB/s", "KiB/s", "MiB/s", "GiB/s"],
-    "data_rate": ["T/s", "MT/s", "GT/s"],
+    "data_rate": ["MT/s"],  # the way DRAM speeds are quoted (3200MT/s)
 }
 
 

@@ -10,10 +10,8 @@ SRAM ``policy``:
 - ``partitioned``: fixed shares for ``weights``, ``input_activations`` and ``output_activations``
   (``split``), each a size (``384KiB``) or a fraction of ``size`` (``0.75`` or ``"75%"``); their sum
   may not exceed ``size``. Compressed weights are resident only if they fit in the weights share.
-- ``unified``: one buffer, no fixed shares. Stated policy (the engine implements it): the running
-  layer's activation tiles (input and output, double-buffered) are placed first; everything else
-  holds weights; the detector's compressed weights stay resident across frames only if all of them
-  fit beside the largest layer's activation tiles. Every share property then returns ``size``.
+- ``unified``: one buffer, no fixed shares in the config; how it is divided is the engine's stated
+  policy (see ``accelsim.sim.build``), so the share properties below return the whole ``size``.
 """
 
 from __future__ import annotations
