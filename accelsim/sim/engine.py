@@ -48,21 +48,35 @@ class DramTotals:
 
 @dataclass
 class DramPort:
-    """The DRAM as the run sees it: open rows carried from transfer to transfer, and separate
-    sequential address streams for weights and activations so that each stream hits open rows."""
+    """The DRAM as the run sees it: open rows carried from transfer to transfer, and one sequential
+    address stream per kind of traffic (weights read, activations read, activations written), so that
+    each stream hits open rows. Transfers are byte-exact: consecutive transfers of a stream coalesce
+    the burst they share, as the DMA engine would, so a contiguous stream costs the same bursts
+    however it is cut into tiles."""
 
     acc: Accelerator
     open_rows: np.ndarray = field(init=False)
-    next_address: dict = field(default_factory=lambda: {"weights": 0, "activations": 1 << 34})
+    # Byte position in each stream; the streams live 16 GiB apart in the address space.
+    position: dict = field(default_factory=lambda: {"weights": 0.0, "activations-in": float(1 << 34),
+                                                    "activations-out": float(2 << 34)})
+    fetched_burst: dict = field(default_factory=dict)  # last burst each stream has moved
 
     def __post_init__(self):
         self.open_rows = new_open_rows(self.acc.dram_timing)
 
-    def transfer(self, n_bytes: float, is_write: bool, region: str) -> DramStreamResult:
-        start = self.next_address[region]
-        n = int(np.ceil(n_bytes))
-        result = dram_sequential(start, n, is_write, self.acc.dram_timing, self.acc.dram_energy, self.open_rows)
-        self.next_address[region] = start + n
+    def transfer(self, n_bytes: float, is_write: bool, stream: str) -> DramStreamResult:
+        burst = self.acc.dram_timing.burst_bytes
+        start = self.position[stream]
+        end = start + n_bytes
+        self.position[stream] = end
+        first = int(start // burst)
+        last = int(-(-end // burst))  # one past the last burst touched
+        if self.fetched_burst.get(stream) == first:
+            first += 1
+        if last > first:
+            self.fetched_burst[stream] = last - 1
+        result = dram_sequential(first * burst, max(0, last - first) * burst, is_write, self.acc.dram_timing,
+                                 self.acc.dram_energy, self.open_rows)
         return result
 
 
@@ -86,18 +100,19 @@ def simulate_layer(mapping: LayerMapping, acc: Accelerator, port: DramPort) -> L
     dram = DramTotals()
     loads, stores = [], []
     for tile in mapping.tiles:
-        # Weight bytes come first in a tile's load; both regions are read as sequential streams.
-        load = 0.0
-        if tile.dram_read_bytes:
-            r = port.transfer(tile.dram_read_bytes, False, "weights" if not mapping.pinned else "activations")
-            dram.add(r)
-            load = r.time_ns / cycle_ns
+        load_ns = 0.0
+        for n_bytes, stream in ((tile.weight_read_bytes, "weights"), (tile.dram_read_bytes - tile.weight_read_bytes,
+                                                                      "activations-in")):
+            if n_bytes > 0:
+                r = port.transfer(n_bytes, False, stream)
+                dram.add(r)
+                load_ns += r.time_ns
         store = 0.0
         if tile.dram_write_bytes:
-            w = port.transfer(tile.dram_write_bytes, True, "activations")
+            w = port.transfer(tile.dram_write_bytes, True, "activations-out")
             dram.add(w)
             store = w.time_ns / cycle_ns
-        loads.append(load)
+        loads.append(load_ns / cycle_ns)
         stores.append(store)
 
     env = simpy.Environment()

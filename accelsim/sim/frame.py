@@ -23,7 +23,7 @@ import pandas as pd
 
 from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.engine import DramPort, LayerTiming, simulate_layer
-from accelsim.sim.mapping import LayerCosts, LayerMapping, conflict_ratio, map_layer, plan_traffic
+from accelsim.sim.mapping import LayerCosts, LayerMapping, map_layer, plan_traffic
 from accelsim.workload import Layer
 
 
@@ -53,7 +53,7 @@ def _on_chip(layers: list[Layer], acc: Accelerator, batch: int) -> list[tuple[bo
 
 
 def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerator, proposals: int,
-               density: dict[str, float], conflicts: dict[str, float]) -> FramePlan:
+               density: dict[str, float]) -> FramePlan:
     batch = max(1, min(acc.proposals_batch, proposals))
     batches = tuple([batch] * (proposals // batch) + ([proposals % batch] if proposals % batch else []))
     flags = {nb: _on_chip(layers, acc, nb) for nb in set(batches)}
@@ -85,7 +85,7 @@ def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerat
     mappings = tuple(
         tuple(map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
                         input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1],
-                        activation_density=density.get(l.name, 1.0), conflicts=conflicts.get(l.name, 0.0))
+                        activation_density=density.get(l.name, 1.0))
               for i, l in enumerate(layers))
         for nb in batches)
     return FramePlan(pinned, buffer, batches, mappings)
@@ -104,13 +104,14 @@ def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
         raise ValueError("proposals per frame must be at least 1")
     density = activation_density or {}
     costs = {l.name: LayerCosts.for_layer(l, acc) for l in layers if l.kind in ("conv", "fc")}
-    conflicts = {l.name: conflict_ratio(l, acc) for l in layers}
-    plan = plan_frame(layers, costs, acc, proposals, density, conflicts)
+    plan = plan_frame(layers, costs, acc, proposals, density)
 
     port = DramPort(acc)
     # Cold start: pinned weights are loaded once, before the first pass.
     pinned_bytes = sum(costs[n].total_bytes for n in plan.pinned)
     cold = port.transfer(pinned_bytes, False, "weights") if pinned_bytes else None
+    # The steady-state frame starts its weight stream afresh (the pinned ones stay on chip).
+    port.fetched_burst.pop("weights", None)
 
     rows: dict[str, dict] = {}
     timings: list[tuple[LayerMapping, LayerTiming]] = []
@@ -118,13 +119,13 @@ def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
         for mapping in pass_mappings:
             timing = simulate_layer(mapping, acc, port)
             timings.append((mapping, timing))
-            _accumulate(rows, mapping, timing, acc)
+            _accumulate(rows, mapping, timing, acc, costs)
     table = pd.DataFrame(list(rows.values()))
     summary = _summary(table, plan, costs, acc, proposals, cold, layers)
     return FrameResult(table, summary)
 
 
-def _accumulate(rows: dict, m: LayerMapping, t: LayerTiming, acc: Accelerator) -> None:
+def _accumulate(rows: dict, m: LayerMapping, t: LayerTiming, acc: Accelerator, costs: dict) -> None:
     e = acc.energies
     width = acc.sram.bank_width_bytes
     time_ns = t.cycles * acc.cycle_ns
@@ -159,8 +160,7 @@ def _accumulate(rows: dict, m: LayerMapping, t: LayerTiming, acc: Accelerator) -
         rows[m.layer.name] = row = {
             "layer": m.layer.name,
             "kind": m.layer.kind,
-            "compressed_weight_bytes": (st.bits.total / 8 if st is not None else
-                                        m.layer.weights * acc.weight_bits / 8 if m.layer.weights else 0.0),
+            "compressed_weight_bytes": costs[m.layer.name].total_bytes if m.layer.name in costs else 0,
             "pinned": m.pinned,
             "loop_order": m.order,
             "weight_tiles": m.weight_tiles,

@@ -111,6 +111,16 @@ def mac_array_cycles(rows: int, cols: int, dataflow: Dataflow, vectors: int, fan
                           rows=rows, cols=cols, used_rows=rows, used_cols=cols)
 
 
+def mac_array_cycles_by_rows(rows: np.ndarray, cols: int, dataflow: Dataflow, vectors: int, fan_in: int,
+                             out_units: int, groups: int = 1) -> np.ndarray:
+    """`mac_array_cycles` (no overlap) for each entry of ``rows`` at once, as an int64 array."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size and rows.min() <= 0:
+        raise ValueError("rows must be > 0")
+    _check(1, cols, dataflow, vectors, fan_in, out_units, groups)
+    return np.asarray(_grid(rows, cols, dataflow, vectors, fan_in, out_units, groups, False)[1], dtype=np.int64)
+
+
 def mac_array_best_cycles(rows: int, cols: int, dataflow: Dataflow, vectors: int, fan_in: int, out_units: int,
                           groups: int = 1, overlap_stationary: bool = False) -> MacArrayResult:
     """As `mac_array_cycles`, on the fastest sub-array (ties: the largest). Never slower with more

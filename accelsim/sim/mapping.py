@@ -33,7 +33,7 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.sim.accelerator import Accelerator
-from accelsim.sim.mac_array import mac_array_cycles
+from accelsim.sim.mac_array import mac_array_cycles_by_rows
 from accelsim.sim.positions import walk_positions
 from accelsim.sim.sram import sram_conflicts
 from accelsim.workload import Layer
@@ -141,20 +141,22 @@ def _entry_bits(st):
 class Tile:
     """One step of the pipeline: DMA in, compute, write back."""
 
-    dram_read_bytes: float
+    dram_read_bytes: float  # weights and input activations
     dram_write_bytes: float
     mac_cycles: float  # the MAC array busy
     decoder_cycles: float
     conflict_cycles: float
     compute_cycles: float
+    weight_read_bytes: float = 0.0  # of dram_read_bytes, the weight stream's
     count: int = 1  # tiles merged into this one
 
     @classmethod
-    def make(cls, dram_read_bytes, dram_write_bytes, mac_cycles, decoder_cycles, conflict_cycles) -> Tile:
+    def make(cls, dram_read_bytes, dram_write_bytes, mac_cycles, decoder_cycles, conflict_cycles,
+             weight_read_bytes=0.0) -> Tile:
         # The decoder feeds the array through a FIFO: the slower of the two sets the pace.
         compute = max(mac_cycles, decoder_cycles) + conflict_cycles
         return cls(float(dram_read_bytes), float(dram_write_bytes), float(mac_cycles), float(decoder_cycles),
-                   float(conflict_cycles), float(compute))
+                   float(conflict_cycles), float(compute), float(weight_read_bytes))
 
 
 @dataclass(frozen=True)
@@ -183,17 +185,30 @@ class LayerMapping:
         return sum(t.dram_write_bytes for t in self.tiles)
 
 
-def conflict_ratio(layer: Layer, acc: Accelerator) -> float:
-    """Bank-conflict stall cycles per MAC-array cycle, from the layer's real input-operand addresses.
+_CONFLICTS: dict[tuple, float] = {}
+
+
+def conflict_ratio(layer: Layer, acc: Accelerator, rows: int | None = None) -> float:
+    """Bank-conflict stall cycles per MAC-array cycle, from the layer's real input-operand addresses,
+    with ``rows`` rows of the array in use (default: all).
 
     Each cycle the array reads one input operand per row it uses: for weight-stationary, `rows`
     consecutive fan-in elements of one output pixel (channel, ky, kx in CHW order); for
     output-stationary, the same fan-in element for `rows` neighbouring output pixels. The kernel maps
-    64 such cycles onto the banks."""
+    64 such cycles onto the banks. Results are cached by everything they depend on."""
     if layer.kind not in ("conv", "fc"):
         return 0.0
     b = acc.act_bytes
-    r = min(acc.rows, layer.fan_in if acc.dataflow == "ws" else layer.out_pixels)
+    r = min(rows or acc.rows, layer.fan_in if acc.dataflow == "ws" else layer.out_pixels)
+    key = (layer.kind, layer.in_shape, layer.out_shape, layer.kernel, layer.stride, layer.groups, acc.dataflow, b,
+           acc.sram, r)
+    if key not in _CONFLICTS:
+        _CONFLICTS[key] = _conflict_ratio(layer, acc, r)
+    return _CONFLICTS[key]
+
+
+def _conflict_ratio(layer: Layer, acc: Accelerator, r: int) -> float:
+    b = acc.act_bytes
     cycles = 64
     if layer.kind == "fc":
         idx = np.arange(cycles * r).reshape(cycles, r) % layer.fan_in if acc.dataflow == "ws" else \
@@ -256,7 +271,9 @@ def plan_traffic(layer: Layer, costs: LayerCosts, acc: Accelerator, batch: int, 
     n_wt = bounds.size - 1
     tile_bits = np.diff(np.concatenate([[0], costs.cum_bits[bounds[1:] - 1]])).astype(np.float64)
     tile_bits[0] += costs.fixed_bits
-    tile_weight_bytes = np.ceil(tile_bits / 8)
+    # Bytes, not rounded per tile: the stream is one contiguous bit string however it is cut, and the
+    # DRAM model rounds transfers to bursts with adjacent transfers coalesced.
+    tile_weight_bytes = tile_bits / 8
     w_dram = 0.0 if pinned else float(tile_weight_bytes.sum())
     # Activations move in chunks of vectors that fit half the input (and output) share, so that a
     # chunk loads (or drains) while the previous one computes.
@@ -273,8 +290,12 @@ def plan_traffic(layer: Layer, costs: LayerCosts, acc: Accelerator, batch: int, 
 
 def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: int, *, pinned: bool,
               stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool,
-              activation_density: float = 1.0, conflicts: float = 0.0) -> LayerMapping:
-    """Tiles, traffic and counts of ``layer`` for one pass over ``batch`` proposals."""
+              activation_density: float = 1.0) -> LayerMapping:
+    """Tiles, traffic and counts of ``layer`` for one pass over ``batch`` proposals.
+
+    The layer runs on the rows of the array that finish it soonest: more rows mean fewer folds but
+    more operand requests per cycle, hence more bank conflicts, and a compiler would leave rows idle
+    rather than lose more to conflicts than they gain. So a bigger array is never slower."""
     b = acc.act_bytes
     in_bytes = batch * layer.input_elements * b
     out_bytes = batch * layer.output_elements * b
@@ -311,22 +332,31 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
     chunk_vectors = [vectors_total // n_chunks + (1 if i < vectors_total % n_chunks else 0) for i in range(n_chunks)]
     steps = [(t, a) for t in range(n_wt) for a in range(n_chunks)] if order != "inputs-outer" else \
         [(t, a) for a in range(n_chunks) for t in range(n_wt)]
+    # Every (weight tile, chunk) step, evaluated for every number of rows in use (1..rows) at once.
+    st_tile = np.array([t for t, _ in steps])
+    st_vec = np.array([chunk_vectors[a] for _, a in steps], dtype=np.int64)
+    candidates = np.arange(1, acc.rows + 1, dtype=np.int64)
+    keys, key_of_step = np.unique(np.stack([rows_per_tile[st_tile], st_vec]), axis=1, return_inverse=True)
+    dense = np.stack([mac_array_cycles_by_rows(candidates, acc.cols, acc.dataflow, int(vec), layer.fan_in, int(units))
+                      for units, vec in keys.T])[key_of_step.ravel()]  # [steps, candidates]
+    frac = nonzeros[st_tile] / (rows_per_tile[st_tile] * layer.fan_in) if acc.skip_pruned_weights else np.ones(len(steps))
+    mac = np.ceil(dense * (frac * density)[:, None])
+    reloads = np.ones_like(mac) if acc.dataflow == "ws" else np.ceil(st_vec[:, None] / candidates[None, :])
+    lookups = entries[st_tile][:, None] * reloads if costs.shared else np.zeros_like(mac)
+    dec = np.ceil(lookups / rate)
+    ratios = np.array([conflict_ratio(layer, acc, int(r)) for r in candidates]) if conflict_ratio(layer, acc) > 0 \
+        else np.zeros(candidates.size)
+    conflict = np.ceil(mac * ratios[None, :])
+    total = (np.maximum(mac, dec) + conflict).sum(axis=0)
+    col = int(np.flatnonzero(total == total.min())[-1])  # the fastest; of equals, the most rows
+    rows_used = int(candidates[col])
+
     tiles: list[Tile] = []
     macs_executed = lookups_total = 0.0
-    dense_cache: dict[tuple[int, int], int] = {}
-    for t, a in steps:
+    for s_i, (t, a) in enumerate(steps):
         vec = chunk_vectors[a]
-        key = (vec, int(rows_per_tile[t]))
-        if key not in dense_cache:
-            dense_cache[key] = mac_array_cycles(acc.rows, acc.cols, acc.dataflow, vec, layer.fan_in,
-                                                int(rows_per_tile[t])).cycles
         dense_w = rows_per_tile[t] * layer.fan_in
-        frac = nonzeros[t] / dense_w if acc.skip_pruned_weights else 1.0
-        mac_cycles = math.ceil(dense_cache[key] * frac * density)
         executed = vec * (nonzeros[t] if acc.skip_pruned_weights else dense_w) * density
-        reloads = 1 if acc.dataflow == "ws" else math.ceil(vec / acc.rows)
-        lookups = float(entries[t] * reloads) if costs.shared else 0.0
-        dec_cycles = math.ceil(lookups / rate) if lookups else 0
         # Weights-outer: a weight tile loads with its first chunk, and every weight tile sweeps the
         # whole streamed input. Inputs-outer: every chunk reloads all weight tiles, inputs load once.
         if order == "inputs-outer":
@@ -336,11 +366,11 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
             w_load = 0.0 if pinned or a > 0 else tile_weight_bytes[t]
             in_load = in_dram * vec / vectors_total
         out_w = out_dram * (rows_per_tile[t] / layer.out_units) * (vec / vectors_total)
-        tiles.append(Tile.make(w_load + in_load, out_w, mac_cycles, dec_cycles, math.ceil(mac_cycles * conflicts)))
+        tiles.append(Tile.make(w_load + in_load, out_w, mac[s_i, col], dec[s_i, col], conflict[s_i, col], w_load))
         macs_executed += executed
-        lookups_total += lookups
+        lookups_total += float(lookups[s_i, col])
     col_folds = math.ceil(layer.out_units / acc.cols)
-    row_folds = math.ceil(layer.fan_in / acc.rows)
+    row_folds = math.ceil(layer.fan_in / rows_used)
     input_reads = vectors_total * layer.fan_in * col_folds * b
     if acc.dataflow == "ws":
         psum_writes = vectors_total * layer.out_units * row_folds * b
@@ -349,7 +379,7 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
         psum_writes, psum_reads = vectors_total * layer.out_units * b, 0.0
     weight_reads = weight_bytes * tr.weight_reads
     if acc.dataflow == "os":  # weights stream through the array once per row fold of vectors
-        weight_reads = weight_bytes * sum(math.ceil(v / acc.rows) for v in chunk_vectors)
+        weight_reads = weight_bytes * sum(math.ceil(v / rows_used) for v in chunk_vectors)
     dram_in_total = sum(t.dram_read_bytes for t in tiles)
     sram_reads = input_reads + psum_reads + weight_reads + out_dram
     sram_writes = psum_writes + dram_in_total
@@ -369,5 +399,5 @@ def _merge(tiles: list[Tile]) -> list[Tile]:
         part = [tiles[i] for i in run]
         merged.append(Tile(*(sum(getattr(t, f) for t in part) for f in
                              ("dram_read_bytes", "dram_write_bytes", "mac_cycles", "decoder_cycles", "conflict_cycles",
-                              "compute_cycles")), count=len(part)))
+                              "compute_cycles", "weight_read_bytes")), count=len(part)))
     return merged
