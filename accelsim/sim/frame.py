@@ -4,8 +4,8 @@ The classifier runs on every proposal of a frame, ``proposals_batch`` proposals 
 a frame is ``ceil(proposals / batch)`` passes through all layers. The planner decides which layers'
 weights stay resident in the weight share of the SRAM:
 
-* candidates are prefixes of the layers sorted by compressed size (smallest first), each leaving
-  room for double-buffered streaming of the largest unit of the layers not pinned;
+* candidates are prefixes of the layers sorted by compressed size (smallest first) that fit, each
+  leaving room to double-buffer the largest output unit of every layer not pinned;
 * the planner picks the candidate with the fewest DRAM bytes per steady-state frame (ties: more
   pinned). A bigger SRAM only adds candidates and makes each cheaper, so DRAM traffic per frame never
   rises with SRAM size; when every layer fits, all are pinned and steady-state weight traffic is 0.
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from accelsim.errors import ConfigError
 from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.engine import DramPort, LayerTiming, simulate_layer
 from accelsim.sim.mapping import LayerCosts, LayerMapping, map_layer, plan_traffic
@@ -69,18 +70,22 @@ def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerat
         return total
 
     best: tuple[float, frozenset[str], float] | None = None
+    first_error: ConfigError | None = None
     for k in range(len(weighted) + 1):
         pinned = frozenset(name for _, name in weighted[:k])
         free = acc.sram_weight_bytes - sum(size for size, _ in weighted[:k])
-        largest_unit = max((costs[n].max_row_bytes for _, n in weighted[k:]), default=0)
-        if k > 0 and free < 2 * largest_unit:
-            break  # prefixes only grow: no longer prefix fits either
-        # With nothing pinned and no room for two tiles, tiling reports the SRAM share as too small.
+        if free < 0:
+            break  # prefixes only grow
         buffer = free / 2
-        candidate = (steady_bytes(pinned, buffer), pinned, buffer)
+        try:  # a candidate whose streaming buffer cannot hold one output unit is not feasible
+            candidate = (steady_bytes(pinned, buffer), pinned, buffer)
+        except ConfigError as exc:
+            first_error = first_error or exc
+            continue
         if best is None or candidate[0] <= best[0]:
             best = candidate
-    assert best is not None
+    if best is None:
+        raise first_error
     _, pinned, buffer = best
     mappings = tuple(
         tuple(map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
