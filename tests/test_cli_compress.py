@@ -202,8 +202,6 @@ def test_plans_command_lists_the_shipped_plans():
     assert {"deep-compression-alexnet", "dense-fixed16"} <= set(names)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: report.compression_json passes ratio = inf (model.table, a layer with 0 "
-                                       "stored bits) to json.dumps, which writes the non-JSON token Infinity")
 def test_json_of_a_fully_pruned_layer_without_bias_is_valid_json():
     from collections import OrderedDict
 

@@ -18,7 +18,6 @@ from torch import nn
 from accelsim.compress import compress, load, save
 from accelsim.compress.cluster import fit_codebook
 from accelsim.compress.plan import CompressionPlan
-from accelsim.compress.sparse import encode_positions
 
 
 def small_cnn(seed=0):
@@ -99,11 +98,9 @@ def check_layer(name, layer, w_before, mask, lp):
     assert cb.size <= lp["clusters"]
     assert np.all(np.diff(cb) > 0), "codebook sorted and distinct"
     assert layer.index_bits == (int(np.ceil(np.log2(cb.size))) if cb.size > 1 else 0)
-    # the reserved zero entry exists exactly when stored zeros must decode to 0
-    if lp.get("positions") is None:
-        needs_zero = not mask.all()
-    else:
-        needs_zero = bool(encode_positions(mask, lp["positions"])[1].any())
+    # the reserved zero entry exists exactly when the layer is pruned and stores something
+    # (plan.py: fillers and pruned dense weights must decode to 0; a fully pruned sparse layer stores nothing)
+    needs_zero = not mask.all() and (lp.get("positions") is None or mask.any())
     assert (0.0 in cb) == needs_zero or (not needs_zero and 0.0 in w_before[mask])
     # each kept weight takes the nearest codebook entry (other than the reserved zero)
     real = cb[cb != 0.0] if needs_zero else cb
@@ -348,10 +345,10 @@ def test_fewer_distinct_values_than_k_with_fillers_adds_the_zero():
 def test_k_larger_than_surviving_weights_is_a_maximum():
     # plan.py: "k is a maximum: a layer with fewer distinct surviving values than k gets one exact
     # entry per value, and its index width shrinks to match". 100 weights, 90% pruned -> 10 survivors,
-    # k = 64: the codebook is the 10 surviving values (11 with the reserved 0 if fillers appear).
+    # k = 64: the codebook is the 10 surviving values plus the reserved 0 of a pruned layer.
     rng = np.random.default_rng(5)
     w = rng.standard_normal((10, 10)).astype(np.float32)
-    for positions, zero in ((8, False), (1, True)):
+    for positions, zero in ((8, True), (1, True)):
         layer = compress(single(w), plan_of(dict(sparsity=0.9, clusters=64, positions=positions)), model_name="m").layers["fc"]
         mask = expected_mask(w, 0.9)
         survivors = np.sort(w[mask])

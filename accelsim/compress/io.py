@@ -10,7 +10,6 @@ flipped bytes, and a truncated file is not a readable zip.
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -93,14 +92,21 @@ def load(path: str | Path) -> CompressedModel:
     if not path.is_file():
         raise StorageError(f"{path}: compressed-model file not found")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise StorageError(f"{path}: a single numpy array, not an accelsim compressed-model (.npz) file")
+        with loaded as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise StorageError(f"{path}: not a readable compressed-model file (truncated or corrupt: {exc})") from None
+    except StorageError:
+        raise
+    except Exception:  # zip and npy readers fail in many ways on a damaged file; all mean the same here
+        raise StorageError(f"{path}: not a readable compressed-model file (truncated or corrupt)") from None
     try:
         meta = json.loads(arrays["meta"].tobytes().decode())
     except (KeyError, ValueError, UnicodeDecodeError):
-        raise StorageError(f"{path}: no valid 'meta' record; not an accelsim compressed-model file") from None
+        meta = None
+    if not isinstance(meta, dict):
+        raise StorageError(f"{path}: no valid 'meta' record; not an accelsim compressed-model file")
     if meta.get("format") != FORMAT:
         raise StorageError(f"{path}: format '{meta.get('format')}' is not '{FORMAT}'")
     if meta.get("version") != VERSION:
@@ -118,6 +124,11 @@ def load(path: str | Path) -> CompressedModel:
         expected = next(e for e in meta["layers"] if e["name"] == name)["bits"]
         if layer.bits.as_dict() != expected:
             raise StorageError(f"{path}: layer {name}: stored bit counts do not match its streams; the file is corrupt")
+        positions = layer.positions()
+        if positions.size and positions[-1] >= layer.weights:
+            raise StorageError(f"{path}: layer {name}: its position stream runs past its {layer.weights:,} weights; the file is corrupt")
+        if layer.codebook is not None and layer.entries and int(layer.symbols.symbols.max()) >= layer.codebook.size:
+            raise StorageError(f"{path}: layer {name}: an index points past its {layer.codebook.size}-entry codebook; the file is corrupt")
     return CompressedModel(model=meta["model"], plan=plan, layers=layers, provenance=meta.get("provenance", {}))
 
 

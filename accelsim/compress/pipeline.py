@@ -25,7 +25,6 @@ from accelsim.compress.formats import ValueFormat
 from accelsim.compress.model import CompressedModel
 from accelsim.compress.plan import CompressionPlan, LayerPlan
 from accelsim.compress.prune import magnitude_mask, schedule
-from accelsim.compress.sparse import encode_positions
 from accelsim.compress.storage import encode_layer
 from accelsim.errors import PlanError
 from accelsim.model.layers import compressible_layers
@@ -132,12 +131,11 @@ def _prune(model, layers, plans, plan, loader, epochs, lr, say) -> dict[str, np.
 
 
 def _share(weight: np.ndarray, mask: np.ndarray, lp: LayerPlan, fmt: ValueFormat, seed: int) -> SharedWeights:
-    """Codebook and labels of one layer. A 0 entry is reserved when stored zeros must decode to 0:
-    fillers in the position stream, or pruned weights in dense storage."""
-    if lp.positions is not None:
-        needs_zero = bool(encode_positions(mask, lp.positions)[1].any())
-    else:
-        needs_zero = not mask.all()
+    """Codebook and labels of one layer. A pruned layer reserves an entry for exactly 0, since its
+    stored zeros (position fillers, or pruned weights in dense storage) must decode to 0. Reserving it
+    whenever anything is pruned, rather than only when a filler happens to occur, keeps the codebook
+    from growing when more is pruned."""
+    needs_zero = not mask.all() and (lp.positions is None or mask.any())  # a fully pruned sparse layer stores nothing
     survivors = weight[mask].astype(np.float64)
     centroids, _ = fit_codebook(survivors, lp.clusters - int(needs_zero), lp.kmeans_init, seed)
     codebook = np.unique(fmt.quantize(centroids))  # quantization can merge neighbouring centroids

@@ -8,8 +8,8 @@ them, and per-``layers`` overrides on top (defaults < group < layer). Fields:
 - ``clusters``: codebook entries k >= 2 for k-means weight sharing (index width ceil(log2 k) bits);
   ``null`` stores every weight directly in ``codebook_format`` (no sharing).
   k is a maximum: a layer with fewer distinct surviving values than k gets one exact entry per value,
-  and its index width shrinks to match. When stored zeros must decode to 0 (position fillers, or pruned
-  weights in dense storage), one entry is reserved for exactly 0 and k-means fits the other k - 1.
+  and its index width shrinks to match. A pruned layer reserves one entry for exactly 0 (position
+  fillers, and pruned weights in dense storage, must decode to 0) and k-means fits the other k - 1.
 - ``codebook_format``: fp32, fp16, fixed<B> or fixed<B>.<F> (see `formats`).
 - ``positions``: width in bits of the relative position index (the number of zeros skipped before each
   stored weight, Deep Compression's sparse format); a gap it cannot express costs filler zero entries.
@@ -55,7 +55,7 @@ class LayerSettings(BaseModel):
     threshold: float | None = Field(None, ge=0.0)
     clusters: int | None = Field(None, ge=2, le=65536)
     codebook_format: ValueFormat | None = None
-    positions: int | None = Field(None, ge=1, le=32)
+    positions: int | None = Field(None, ge=1, le=16)  # 16 bits skip 65,535 zeros; wider buys nothing
     huffman_indices: bool | None = None
     huffman_positions: bool | None = None
     bias_format: ValueFormat | None = None
@@ -69,7 +69,7 @@ class LayerSettings(BaseModel):
 
     @model_validator(mode="after")
     def _one_pruning_target(self):
-        if self.sparsity and self.threshold is not None:
+        if self.sparsity is not None and self.threshold is not None:
             raise ValueError("give either sparsity or threshold, not both")
         return self
 

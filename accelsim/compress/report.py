@@ -14,7 +14,7 @@ _JSON_FIELDS = ["layer", "weights", "kept_fraction", "clusters", "index_bits", "
 def _clean(value):
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):  # NaN: not applicable; inf: nothing stored
         return None
     return value
 

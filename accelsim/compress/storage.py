@@ -84,7 +84,7 @@ class Stream:
     def build(cls, symbols: np.ndarray, width: int, huffman: bool) -> Stream:
         symbols = np.asarray(symbols, dtype=np.uint32)
         lengths = None
-        if huffman:
+        if huffman and width > 0:  # a 0-bit stream (one codebook entry) costs nothing to code
             lengths = code_lengths(np.bincount(symbols, minlength=1 << width))
         return cls(symbols, width, lengths)
 

@@ -83,5 +83,6 @@ def init_gaussian_(model: nn.Module, seed: int) -> nn.Module:
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 fan_in = m.weight[0].numel()
                 m.weight.normal_(0.0, math.sqrt(2.0 / fan_in), generator=gen)
-                m.bias.zero_()
+                if m.bias is not None:
+                    m.bias.zero_()
     return model
