@@ -18,6 +18,7 @@ import torch
 from accelsim import __version__
 from accelsim.compress import CompressedModel, compress, load, load_plan, save
 from accelsim.config import HardwareConfig, load_hwconfig
+from accelsim.errors import ConfigError
 from accelsim.model import get_model
 from accelsim.resources import project_root
 from accelsim.sim.build import accelerator_from_config, check_decoders
@@ -49,6 +50,15 @@ def _state_hash(model: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
+def _compress_code_hash() -> str:
+    """Hash of the compression code, so that a cached compressed model never outlives a change to
+    the code that produced it."""
+    h = hashlib.sha256()
+    for path in sorted((Path(__file__).parent / "compress").glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def compressed_for(model_name: str, plan_arg: str, weights: str | None = None, finetune_epochs: int | None = None,
                    progress=None) -> tuple[torch.nn.Module, CompressedModel]:
     """The model with decoded weights and its CompressedModel, from the cache when possible."""
@@ -56,7 +66,7 @@ def compressed_for(model_name: str, plan_arg: str, weights: str | None = None, f
     plan = load_plan(plan_arg)
     model = spec.build(weights)
     epochs = plan.finetune.epochs if finetune_epochs is None else finetune_epochs
-    key = hashlib.sha256(json.dumps([_state_hash(model), plan.to_dict(), epochs, __version__]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([_state_hash(model), plan.to_dict(), epochs, _compress_code_hash()]).encode()).hexdigest()[:16]
     path = project_root() / "reports" / "cache" / f"{model_name}-{plan.name}-{key}.npz"
     if path.is_file():
         cm = load(path)
@@ -84,7 +94,10 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
     layers = build_workload(model, spec.input_shape, cm)
     check_decoders(cfg, layers, f"hardware config '{cfg.name}'")
     t0 = time.perf_counter()
-    frame = simulate_frame(layers, acc, proposals)
+    try:
+        frame = simulate_frame(layers, acc, proposals)
+    except ConfigError as exc:  # the tiling found a share too small for this workload
+        raise ConfigError(f"hardware config '{cfg.name}': {exc}") from None
     sim_s = time.perf_counter() - t0
     summary = {
         "hardware": cfg.name,
