@@ -138,14 +138,14 @@ def _share(weight: np.ndarray, mask: np.ndarray, lp: LayerPlan, fmt: ValueFormat
     needs_zero = not mask.all() and (lp.positions is None or mask.any())  # a fully pruned sparse layer stores nothing
     survivors = weight[mask].astype(np.float64)
     centroids, _ = fit_codebook(survivors, lp.clusters - int(needs_zero), lp.kmeans_init, seed)
-    codebook = np.unique(fmt.quantize(centroids))  # quantization can merge neighbouring centroids
-    if needs_zero:
-        codebook = np.union1d(codebook, [0.0])
-    # Survivors take their nearest quantized centroid; the reserved 0 is only for stored zeros.
-    real = np.flatnonzero(codebook != 0.0) if needs_zero else np.arange(codebook.size)
+    fitted = np.unique(fmt.quantize(centroids))  # quantization can merge neighbouring centroids
+    codebook = np.union1d(fitted, [0.0]) if needs_zero else fitted
+    # Survivors take their nearest fitted centroid; the reserved 0 is for stored zeros (it is also a
+    # survivor's entry only when k-means itself put a centroid at 0).
+    real = np.searchsorted(codebook, fitted)
     labels = np.zeros(weight.shape, dtype=np.int64)
-    if survivors.size and real.size:
-        labels[mask] = real[nearest(survivors, codebook[real])]
+    if survivors.size and fitted.size:
+        labels[mask] = real[nearest(survivors, fitted)]
     return SharedWeights(torch.from_numpy(codebook.astype(np.float32)), torch.from_numpy(labels),
                          frozen=torch.from_numpy(codebook == 0.0) if needs_zero else None)
 
