@@ -56,9 +56,9 @@ class DramPort:
 
     acc: Accelerator
     open_rows: np.ndarray = field(init=False)
-    # Byte position in each stream; the streams live 16 GiB apart in the address space.
-    position: dict = field(default_factory=lambda: {"weights": 0.0, "activations-in": float(1 << 34),
-                                                    "activations-out": float(2 << 34)})
+    # Byte offset reached in each stream; the streams start 16 GiB apart in the address space.
+    base: dict = field(default_factory=lambda: {"weights": 0, "activations-in": 1 << 34, "activations-out": 2 << 34})
+    position: dict = field(default_factory=lambda: {"weights": 0.0, "activations-in": 0.0, "activations-out": 0.0})
     fetched_burst: dict = field(default_factory=dict)  # last burst each stream has moved
 
     def __post_init__(self):
@@ -67,7 +67,9 @@ class DramPort:
     def transfer(self, n_bytes: float, is_write: bool, stream: str) -> DramStreamResult:
         burst = self.acc.dram_timing.burst_bytes
         start = self.position[stream]
-        end = start + n_bytes
+        # Tiles carry fractional bytes (a chunk's share of a tensor); rounding offsets to a thousandth of
+        # a byte keeps float error from pushing a sum across a burst boundary.
+        end = round(start + n_bytes, 3)
         self.position[stream] = end
         first = int(start // burst)
         last = int(-(-end // burst))  # one past the last burst touched
@@ -75,8 +77,8 @@ class DramPort:
             first += 1
         if last > first:
             self.fetched_burst[stream] = last - 1
-        result = dram_sequential(first * burst, max(0, last - first) * burst, is_write, self.acc.dram_timing,
-                                 self.acc.dram_energy, self.open_rows)
+        result = dram_sequential(self.base[stream] + first * burst, max(0, last - first) * burst, is_write,
+                                 self.acc.dram_timing, self.acc.dram_energy, self.open_rows)
         return result
 
 
