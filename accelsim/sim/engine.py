@@ -67,9 +67,11 @@ class DramPort:
     def transfer(self, n_bytes: float, is_write: bool, stream: str) -> DramStreamResult:
         burst = self.acc.dram_timing.burst_bytes
         start = self.position[stream]
-        # Tiles carry fractional bytes (a chunk's share of a tensor); rounding offsets to a thousandth of
-        # a byte keeps float error from pushing a sum across a burst boundary.
-        end = round(start + n_bytes, 3)
+        # Tiles carry fractional bytes (a chunk's share of a tensor) whose sums are whole at tensor
+        # boundaries; snapping a near-whole offset keeps float error from crossing a burst boundary.
+        end = start + n_bytes
+        if abs(end - round(end)) < 1e-6:
+            end = float(round(end))
         self.position[stream] = end
         first = int(start // burst)
         last = int(-(-end // burst))  # one past the last burst touched
