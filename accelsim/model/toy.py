@@ -33,6 +33,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from accelsim.compress.finetune import accuracy
+
 SIZE = 16  # image side (px)
 DATA_SEED = 20240611
 N_TRAIN = 4096
@@ -170,14 +172,6 @@ def train_toy(seed: int = TRAIN_SEED, epochs: int = TRAIN_EPOCHS, lr: float = TR
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-@torch.no_grad()
-def accuracy(model: nn.Module, loader) -> float:
-    model.eval()
-    correct = total = 0
-    for x, y in loader:
-        correct += int((model(x).argmax(dim=1) == y).sum())
-        total += int(y.numel())
-    return correct / max(total, 1)
 
 
 def main(argv: list[str] | None = None) -> None:
