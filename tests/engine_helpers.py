@@ -22,8 +22,8 @@ from functools import lru_cache
 
 from torch import nn
 
-from accelsim.compress import CompressionPlan, compress
-from accelsim.model.alexnet import init_gaussian_
+from accelsim.model.alexnet import init_gaussian_  # (the model package first: see test_engine_cases' import test)
+from accelsim.compress import CompressionPlan, compress  # noqa: I001
 from accelsim.sim.accelerator import Accelerator, Energies
 from accelsim.sim.dram import DramEnergy, DramTiming
 from accelsim.sim.sram import SramGeometry

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from engine_helpers import (ACC, ANALYTIC_MACS, ANALYTIC_MACS_PER_PROPOSAL, BURST_BYTES, WEIGHT_LAYERS, acc, bursts,
                             compressed, small_model, stored_bytes, workload)
 from accelsim.compress.formats import ValueFormat
+from accelsim.sim.engine import DramPort
 from accelsim.sim.frame import plan_frame, simulate_frame
 from accelsim.sim.mapping import LayerCosts
 from accelsim.sim.sram import SramGeometry
@@ -188,6 +189,32 @@ def test_huffman_stream_bytes_do_not_depend_on_its_cut():
         fc1 = [m for m in fp.mappings[0] if m.layer.name == "fc1"][0]
         assert not fc1.pinned and fc1.weight_tiles > 1
         assert fc1.weight_dram_bytes == pytest.approx(fc1.layer.storage.bits.total / 8)  # not rounded per tile
+
+
+def test_fractional_chunks_do_not_drift_a_stream():
+    """Regression: chunk shares of a tensor are fractional bytes (conv1's 6 x 1,944 B input in 47 chunks);
+    their float sum must not drift past a burst boundary and cost a burst more with a larger share."""
+    base = dict(sram_weight_bytes=1_100, sram_input_bytes=1_024, proposals_batch=6)
+    small = run(None, acc(sram_output_bytes=1_024, **base), 8).summary
+    big = run(None, acc(sram_output_bytes=1_046, **base), 8).summary
+    assert big["dram_bytes_per_frame"] <= small["dram_bytes_per_frame"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(total=st.integers(1, 20_000), weights=st.lists(st.integers(1, 1_000), min_size=1, max_size=60),
+       stream=st.sampled_from(["weights", "activations-in", "activations-out"]))
+def test_a_contiguous_stream_costs_the_same_bursts_however_it_is_cut(total, weights, stream):
+    """DramPort: a tensor of `total` bytes moved as fractional pieces (its chunks' shares) costs exactly
+    ceil(total / 32) bursts, as in one transfer; the next tensor on the stream starts where it ended."""
+    port = DramPort(ACC)
+    w = sum(weights)
+    moved = 0
+    for i, x in enumerate(weights):
+        r = port.transfer(total * x / w, stream == "activations-out", stream)
+        moved += r.read_bursts + r.write_bursts
+    assert moved == math.ceil(total / BURST_BYTES)
+    whole = DramPort(ACC).transfer(total, stream == "activations-out", stream)
+    assert whole.read_bursts + whole.write_bursts == moved
 
 
 @pytest.mark.parametrize("plan", ["dense", "deep-compression"])
