@@ -300,10 +300,6 @@ def test_a_share_that_fits_by_pinning_is_not_a_config_error():
 # The engine's inputs import in any order
 
 
-@pytest.mark.xfail(strict=True, reason="bug: circular import: accelsim.compress -> compress.pipeline -> "
-                   "compress.finetune (line 21: accelsim.model.layers) -> accelsim.model/__init__ -> registry -> "
-                   "model.toy (line 36: from accelsim.compress.finetune import accuracy) while finetune is half "
-                   "initialised; 'import accelsim.compress' fails unless accelsim.model was imported first")
 @pytest.mark.parametrize("module", ["accelsim.compress", "accelsim.workload", "accelsim.sim.frame"])
 def test_engine_inputs_import_first(module):
     done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)

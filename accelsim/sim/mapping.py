@@ -19,8 +19,8 @@ The choice, per layer and batch of proposals, follows the SRAM split:
 MAC-array cycles per tile come from `mac_array` (dense), scaled by the tile's non-zero weight
 fraction when the hardware skips pruned weights and by the measured activation density when it skips
 zero activations. Decoder lookups are every stored entry (fillers too) each time a tile's weights are
-loaded into the array: once per pass for weight-stationary, once per row fold of vectors for
-output-stationary. Bank conflicts come from the `sram` kernel on the layer's real operand addresses.
+loaded into the array: for weight-stationary once per activation chunk of a pass (each chunk sweeps
+the tile's folds again), for output-stationary once per row fold of vectors. Bank conflicts come from the `sram` kernel on the layer's real operand addresses.
 """
 
 from __future__ import annotations
@@ -104,8 +104,9 @@ class LayerCosts:
         budget = buffer_bytes * 8
         if self.max_row_bytes > buffer_bytes:
             raise ConfigError(
-                f"sram: the weight buffer ({buffer_bytes:,.0f} B) is smaller than one output unit of layer "
-                f"{self.layer.name} ({self.max_row_bytes:,} B with its codebook); give weights more SRAM"
+                f"sram: the weight buffer ({buffer_bytes:,.1f} B, half the unpinned weight share) is smaller than "
+                f"one output unit of layer {self.layer.name} ({self.max_row_bytes:,} B"
+                f"{' with its codebook' if self.fixed_bits else ''}); give weights more SRAM"
             )
         bounds = [0]
         base = 0.0
