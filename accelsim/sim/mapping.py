@@ -336,7 +336,9 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
     # Every (weight tile, chunk) step, evaluated for every number of rows in use (1..rows) at once.
     st_tile = np.array([t for t, _ in steps])
     st_vec = np.array([chunk_vectors[a] for _, a in steps], dtype=np.int64)
-    candidates = np.arange(1, acc.rows + 1, dtype=np.int64)
+    # Without bank conflicts the whole array is fastest; only then is a sub-array worth a look.
+    conflicted = conflict_ratio(layer, acc) > 0
+    candidates = np.arange(1, acc.rows + 1, dtype=np.int64) if conflicted else np.array([acc.rows], dtype=np.int64)
     keys, key_of_step = np.unique(np.stack([rows_per_tile[st_tile], st_vec]), axis=1, return_inverse=True)
     dense = np.stack([mac_array_cycles_by_rows(candidates, acc.cols, acc.dataflow, int(vec), layer.fan_in, int(units))
                       for units, vec in keys.T])[key_of_step.ravel()]  # [steps, candidates]
@@ -345,8 +347,7 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
     reloads = np.ones_like(mac) if acc.dataflow == "ws" else np.ceil(st_vec[:, None] / candidates[None, :])
     lookups = entries[st_tile][:, None] * reloads if costs.shared else np.zeros_like(mac)
     dec = np.ceil(lookups / rate)
-    ratios = np.array([conflict_ratio(layer, acc, int(r)) for r in candidates]) if conflict_ratio(layer, acc) > 0 \
-        else np.zeros(candidates.size)
+    ratios = np.array([conflict_ratio(layer, acc, int(r)) for r in candidates]) if conflicted else np.zeros(1)
     conflict = np.ceil(mac * ratios[None, :])
     total = (np.maximum(mac, dec) + conflict).sum(axis=0)
     col = int(np.flatnonzero(total == total.min())[-1])  # the fastest; of equals, the most rows
