@@ -36,7 +36,7 @@ def _progress(message: str) -> None:
 @click.version_option(package_name="accelsim")
 def main() -> None:
     """accelsim: energy, latency and memory traffic of a compressed pedestrian detector on an
-    embedded accelerator, next to the detector's accuracy.
+    embedded accelerator, from the compressed model's exact storage.
 
     \b
     Typical flow:
@@ -44,7 +44,7 @@ def main() -> None:
       accelsim plans                       list the shipped compression plans
       accelsim hwconfigs                   list the shipped hardware configs
       accelsim compress --model deepped-alexnet --plan deep-compression-alexnet
-      accelsim run --hw embedded-45nm      simulate one design point, write reports/run/
+      accelsim run --hw embedded-45nm      simulate one design point, write reports/run-<hw>-<plan>/
     """
 
 
