@@ -119,12 +119,9 @@ def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
     port.fetched_burst.pop("weights", None)
 
     rows: dict[str, dict] = {}
-    timings: list[tuple[LayerMapping, LayerTiming]] = []
     for pass_mappings in plan.mappings:
         for mapping in pass_mappings:
-            timing = simulate_layer(mapping, acc, port)
-            timings.append((mapping, timing))
-            _accumulate(rows, mapping, timing, acc, costs)
+            _accumulate(rows, mapping, simulate_layer(mapping, acc, port), acc, costs)
     table = pd.DataFrame(list(rows.values()))
     summary = _summary(table, plan, costs, acc, proposals, cold, layers)
     return FrameResult(table, summary)

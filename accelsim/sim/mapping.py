@@ -33,6 +33,7 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.sim.accelerator import Accelerator
+from accelsim.sim.decoder import decoder_cycles
 from accelsim.sim.mac_array import mac_array_cycles_by_rows
 from accelsim.sim.positions import walk_positions
 from accelsim.sim.sram import sram_conflicts
@@ -327,7 +328,6 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
     entries = np.add.reduceat(costs.row_entries, bounds[:-1])
     nonzeros = np.add.reduceat(costs.row_nonzeros, bounds[:-1])
     density = activation_density if acc.skip_zero_activations else 1.0
-    rate = acc.decoders * acc.decoder_lookups_per_cycle
 
     vectors_total = batch * vectors_per_item
     chunk_vectors = [vectors_total // n_chunks + (1 if i < vectors_total % n_chunks else 0) for i in range(n_chunks)]
@@ -346,7 +346,7 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
     mac = np.ceil(dense * (frac * density)[:, None])
     reloads = np.ones_like(mac) if acc.dataflow == "ws" else np.ceil(st_vec[:, None] / candidates[None, :])
     lookups = entries[st_tile][:, None] * reloads if costs.shared else np.zeros_like(mac)
-    dec = np.ceil(lookups / rate)
+    dec = decoder_cycles(lookups.astype(np.int64), acc.decoders, acc.decoder_lookups_per_cycle)
     ratios = np.array([conflict_ratio(layer, acc, int(r)) for r in candidates]) if conflicted else np.zeros(1)
     conflict = np.ceil(mac * ratios[None, :])
     total = (np.maximum(mac, dec) + conflict).sum(axis=0)
