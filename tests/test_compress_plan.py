@@ -147,7 +147,7 @@ def test_repeated_yaml_key_is_refused_naming_key_and_lines(tmp_path):
             clusters: 4
             clusters: 8
     """)
-    with pytest.raises(AccelsimError) as err:
+    with pytest.raises(PlanError) as err:
         load_plan(path)
     msg = str(err.value)
     assert str(path) in msg and "key 'clusters' is repeated (first on line 4, again on line 5)" in msg

@@ -33,7 +33,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from accelsim.compress.formats import ValueFormat
-from accelsim.errors import PlanError
+from accelsim.errors import AccelsimError, PlanError
 from accelsim.resources import plans_dir, resolve_named_file
 from accelsim.yamlio import format_validation_error, load_yaml
 
@@ -192,8 +192,13 @@ class CompressionPlan(BaseModel):
 
 def load_plan(arg: str | Path) -> CompressionPlan:
     """A shipped plan by name, or a plan file by path."""
-    path = resolve_named_file(arg, plans_dir(), "plan")
-    data = load_yaml(path)
+    try:
+        path = resolve_named_file(arg, plans_dir(), "plan")
+        data = load_yaml(path)
+    except PlanError:
+        raise
+    except AccelsimError as exc:  # missing file, bad YAML, repeated key: still a plan error to the caller
+        raise PlanError(str(exc)) from None
     if not isinstance(data, dict):
         raise PlanError(f"{path}: expected a mapping of plan fields, got {type(data).__name__}")
     data.setdefault("name", path.stem)
