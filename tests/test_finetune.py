@@ -30,13 +30,7 @@ from accelsim.model.toy import accuracy, toy_data
 PLAN = "toy-aggressive"  # models/plans: 90% one-shot pruning, k = 4, 3-bit positions, 2 epochs at lr 0.01
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """A network this small trains faster on one thread, and much faster on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def shipped():

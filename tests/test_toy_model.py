@@ -13,13 +13,7 @@ from accelsim.model import toy
 from accelsim.resources import models_dir
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """A network this small trains faster on one thread, and much faster on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_registered_with_data_and_shipped_weights():

@@ -80,8 +80,3 @@ class CompressedModel:
             "dense_fp32_bytes": dense,
             "ratio": dense / compressed if compressed else float("inf"),
         }
-
-    @property
-    def weight_bytes(self) -> float:
-        """Bytes of all layers' weight storage (codebooks, streams, tables; no biases)."""
-        return sum(layer.bits.weights for layer in self.layers.values()) / 8

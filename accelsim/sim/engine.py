@@ -34,7 +34,6 @@ class DramTotals:
     row_misses: int = 0
     energy_rw_pj: float = 0.0
     energy_act_pre_pj: float = 0.0
-    busy_ns: float = 0.0
 
     def add(self, r: DramStreamResult) -> None:
         self.read_bytes += r.read_bytes
@@ -43,7 +42,6 @@ class DramTotals:
         self.row_misses += r.row_misses
         self.energy_rw_pj += r.energy_rw_pj
         self.energy_act_pre_pj += r.energy_act_pre_pj
-        self.busy_ns += r.time_ns
 
 
 @dataclass
