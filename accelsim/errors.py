@@ -26,3 +26,7 @@ class StorageError(AccelsimError):
 
 class ModelError(AccelsimError):
     """An unknown model name or a weights file that does not fit the model."""
+
+
+class DatasetError(AccelsimError):
+    """A dataset that is missing, malformed or corrupt (a bad .seq header, a missing .vbb, bad JSON)."""
