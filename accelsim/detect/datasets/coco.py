@@ -83,7 +83,9 @@ class CocoDataset:
             with open(path, encoding="utf-8") as f:
                 doc = json.load(f)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+            raise DatasetError(
+                f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from None
         except UnicodeDecodeError as exc:
             raise DatasetError(f"{path} is not UTF-8 text (byte {exc.start}); expected a COCO JSON file") from None
         except OSError as exc:
@@ -135,7 +137,9 @@ class CocoDataset:
         # annotations
         objects: dict = {iid: [] for iid in images}
         for i, ann in enumerate(doc["annotations"]):
-            where = f"{path}: annotations[{i}]" + (f" (id {ann['id']!r})" if isinstance(ann, dict) and "id" in ann else "")
+            where = f"{path}: annotations[{i}]"
+            if isinstance(ann, dict) and "id" in ann:
+                where += f" (id {ann['id']!r})"
             self._require(where, ann, ("image_id", "bbox", "category_id"))
             for key in ("image_id", "category_id"):
                 if not (_is_int(ann[key]) or isinstance(ann[key], str)):
@@ -143,7 +147,9 @@ class CocoDataset:
             if ann["image_id"] not in images:
                 raise DatasetError(f"{where}: image_id {ann['image_id']!r} is not the id of any entry in images")
             if ann["category_id"] not in cat_names:
-                raise DatasetError(f"{where}: category_id {ann['category_id']!r} is not the id of any entry in categories")
+                raise DatasetError(
+                    f"{where}: category_id {ann['category_id']!r} is not the id of any entry in categories"
+                )
             bbox = ann["bbox"]
             if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
                 raise DatasetError(f"{where}: bbox is {bbox!r}; expected [x, y, width, height] numbers")
