@@ -79,7 +79,7 @@ REASONABLE = Protocol()
 @dataclass(frozen=True, eq=False)  # eq would compare DataFrames, which have no single truth value
 class MissRateResult:
     lamr: float  # log-average miss rate in [0, 1]
-    curve: pd.DataFrame  # score_threshold, fppi, miss_rate; one row per distinct score, descending
+    curve: pd.DataFrame  # score_threshold, fppi, miss_rate; a row per distinct score of a TP or FP, descending
     frames: int
     positives: int  # non-ignored ground truth boxes
     protocol: str
@@ -173,22 +173,20 @@ def match_frame(
     ign_idx = np.flatnonzero(~positive)
     ov_pos = _overlaps(boxes[order], gt_boxes[pos_idx], np.zeros(pos_idx.size, dtype=bool))
     ov_ign = _overlaps(boxes[order], gt_boxes[ign_idx], np.ones(ign_idx.size, dtype=bool))
-    free = np.ones(pos_idx.size, dtype=bool)
+    on_ignore = np.any(ov_ign >= protocol.iou, axis=1)
+    det_flags[order] = np.where(on_ignore, DET_IGNORED, DET_FALSE)
 
-    for row, d in enumerate(order):
+    # Only detections that reach some positive need the sequential greedy pass; the rest are
+    # settled above (the fast path matters on thousands of frames with dozens of proposals each).
+    free = np.ones(pos_idx.size, dtype=bool)
+    for row in np.flatnonzero(np.any(ov_pos >= protocol.iou, axis=1)):
         cand = np.where(free, ov_pos[row], -1.0)
-        if cand.size:
-            # last index holding the maximum: evalRes lets a later equal overlap replace the best
-            j = cand.size - 1 - int(np.argmax(cand[::-1]))
-            if cand[j] >= protocol.iou:
-                free[j] = False
-                gt_flags[pos_idx[j]] = GT_MATCHED
-                det_flags[d] = DET_TRUE
-                continue
-        if ov_ign.shape[1] and np.any(ov_ign[row] >= protocol.iou):
-            det_flags[d] = DET_IGNORED
-        else:
-            det_flags[d] = DET_FALSE
+        # last index holding the maximum: evalRes lets a later equal overlap replace the best
+        j = cand.size - 1 - int(np.argmax(cand[::-1]))
+        if cand[j] >= protocol.iou:
+            free[j] = False
+            gt_flags[pos_idx[j]] = GT_MATCHED
+            det_flags[order[row]] = DET_TRUE
     return gt_flags, det_flags
 
 
