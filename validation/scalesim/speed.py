@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import sys
 import time
 import tracemalloc
@@ -26,6 +27,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare  # noqa: E402
 from designs import CACHE, DESIGN_BY_NAME, DESIGNS, LAYERS  # noqa: E402
+
+
+def _median_time(fn, repeat: int) -> float:
+    """Median wall time of ``repeat`` calls (the median resists the other jobs of a shared machine)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def time_accelsim(repeat: int) -> dict[str, dict]:
@@ -39,15 +50,8 @@ def time_accelsim(repeat: int) -> dict[str, dict]:
         acc = compare.accelerator(d)
         build_s = time.perf_counter() - t0
         simulate_frame(workload, acc, 1)  # warm-up: Numba's cache, bank-conflict cache
-        t0 = time.perf_counter()
-        for _ in range(repeat):
-            simulate_frame(workload, acc, 1)
-        point_s = (time.perf_counter() - t0) / repeat
-        t0 = time.perf_counter()
-        for _ in range(repeat):
-            for p in LAYERS:
-                simulate_frame([by_name[p.name]], acc, 1)
-        layers_s = (time.perf_counter() - t0) / repeat
+        point_s = _median_time(lambda: simulate_frame(workload, acc, 1), repeat)
+        layers_s = _median_time(lambda: [simulate_frame([by_name[p.name]], acc, 1) for p in LAYERS], repeat)
         tracemalloc.start()
         simulate_frame(workload, acc, 1)
         _, peak = tracemalloc.get_traced_memory()
@@ -112,7 +116,7 @@ def table(acc: dict, peer: dict, live: dict | None, repeat: int) -> str:
         "",
         f"accelsim memory: at most {a_peak / 2**20:.1f} MiB allocated (tracemalloc) during one design point; this "
         f"whole process (Python, torch, the dense model, all four configs) peaked at {rss / gib:.2f} GiB RSS.",
-        f"accelsim times are the mean of {repeat} repeats after one warm-up run, measured in this run. SCALE-Sim's "
+        f"accelsim times are the median of {repeat} repeats after one warm-up run, measured in this run. SCALE-Sim's "
         "are the per-layer `/usr/bin/time -v` measurements of the cached runs (cache/PROVENANCE.md: "
         "dates " + ", ".join(sorted({x for v in peer.values() for x in v['dates']})) + "), one layer per process; "
         "a grouped layer (conv2, conv4, conv5) was simulated for one group, so SCALE-Sim's time for the whole "
@@ -132,7 +136,7 @@ _SUB: dict = {}
 
 
 def _layers_time(design: str, layers: list[str], repeat: int) -> float:
-    """accelsim's time for just ``layers`` of ``design``, each alone (mean of ``repeat``)."""
+    """accelsim's time for just ``layers`` of ``design``, each alone (median of ``repeat``)."""
     from accelsim.sim.frame import simulate_frame
 
     key = (design, tuple(layers))
@@ -141,11 +145,7 @@ def _layers_time(design: str, layers: list[str], repeat: int) -> float:
         by_name = {l.name: l for l in compare.dense_workload()}
         for n in layers:
             simulate_frame([by_name[n]], acc, 1)
-        t0 = time.perf_counter()
-        for _ in range(repeat):
-            for n in layers:
-                simulate_frame([by_name[n]], acc, 1)
-        _SUB[key] = (time.perf_counter() - t0) / repeat
+        _SUB[key] = _median_time(lambda: [simulate_frame([by_name[n]], acc, 1) for n in layers], repeat)
     return _SUB[key]
 
 
