@@ -231,6 +231,7 @@ class _Item:
     half_w: float = 10.0  # px
     stripes: tuple | None = None  # (parts, period px, contrast, vertical)
     glass: bool = False  # seen through a shop window
+    tex_off: tuple = (0, 0)  # offset of its texture in the noise tiles
 
 
 @dataclass
@@ -940,9 +941,15 @@ def _sample_layout(rng) -> _Layout:
                 if not MIN_HEIGHT + 2 <= hk <= hmax:
                     Hk = H
                     Zk = Z
-                members.append(add_person(X + _choice(rng, (-1, 1)) * rng.uniform(0.22, 0.45) * k, Zk, Hk,
-                                          facing=facing))
-            placed += size
+                step = _choice(rng, (-1, 1)) * rng.uniform(0.22, 0.45) * k
+                for Xk in (X + step, X - step):
+                    if 0 <= cam.x(Xk, Zk) <= WIDTH:  # box centre in the frame
+                        members.append(add_person(Xk, Zk, Hk, facing=facing))
+                        break
+            placed += len(members)
+            if len(members) == 1:
+                groups.append(_Group("person", members, box_of(members[0])))
+                continue
             if rng.random() < 0.65:
                 bs = [box_of(i) for i in members]
                 x0, y0 = min(b[0] for b in bs), min(b[1] for b in bs)
@@ -970,9 +977,10 @@ def _sample_layout(rng) -> _Layout:
                 ho = cam.f * Ho / Zo if Zo > 0 else 1e9
                 if Zo > 1.0 and MIN_HEIGHT <= ho <= min(MAX_HEIGHT, (HEIGHT - 3 - cam.hy) * Ho / cam.hc):
                     Xo = X * Zo / Z + _choice(rng, (-1, 1)) * rng.uniform(0.15, 0.45)
-                    j = add_person(Xo, Zo, Ho)
-                    groups.append(_Group("person", [j], box_of(j)))
-                    placed += 1
+                    if 0 <= cam.x(Xo, Zo) <= WIDTH:
+                        j = add_person(Xo, Zo, Ho)
+                        groups.append(_Group("person", [j], box_of(j)))
+                        placed += 1
             else:
                 kind = _choice(rng, ("bin", "bollard", "hydrant", "planter", "aframe", "pole", "tree", "sign"),
                                (0.17, 0.15, 0.12, 0.2, 0.14, 0.08, 0.07, 0.07))
@@ -1052,6 +1060,8 @@ def _sample_layout(rng) -> _Layout:
         if all(clear(px, pz) for px, pz in people_xz):
             items.append(_make_car(rng, cam, x0, Z, rear))
 
+    for it, off in zip(items, rng.integers(0, _TILE, (len(items), 2)).tolist()):
+        it.tex_off = tuple(off)
     order = sorted(range(len(items)), key=lambda k: (-items[k].depth, k))
     where = {old: new for new, old in enumerate(order)}
     items = [items[k] for k in order]
@@ -1327,7 +1337,7 @@ def _gain(sc: _Scene) -> np.ndarray:
     return (sc.gain * sc.contrast).astype(np.float32)
 
 
-def _paint(img, it: _Item, x0, y0, pm, sc: _Scene, rng):
+def _paint(img, it: _Item, x0, y0, pm, sc: _Scene):
     reg = _paste_region(x0, y0, *pm.shape)
     if reg is None:
         return
@@ -1337,7 +1347,8 @@ def _paint(img, it: _Item, x0, y0, pm, sc: _Scene, rng):
     if not mask.any():
         return
     h, w = sub.shape
-    m = 1 + np.take(it.tex, sub) * _tile_window(rng, "mid" if it.kind in ("tree", "planter") else "fine", h, w)
+    oy, ox = it.tex_off
+    m = 1 + np.take(it.tex, sub) * _tiles()["mid" if it.kind in ("tree", "planter") else "fine"][oy:oy + h, ox:ox + w]
     if it.stripes:
         parts, period, contrast, vertical = it.stripes
         coords = np.arange(w if vertical else h) + (cr[1].start if vertical else cr[0].start)
@@ -1416,7 +1427,7 @@ def _render(layout: _Layout, rng, finish: bool = True) -> np.ndarray:
     annotated = {m for g in layout.groups for m in g.members}
     for k, it in enumerate(layout.items):
         x0, y0, pm = _raster(it.prims, clip=k not in annotated)
-        _paint(img, it, x0, y0, pm, sc, rng)
+        _paint(img, it, x0, y0, pm, sc)
     if not finish:
         img += 0.5
         np.clip(img, 0, 255, out=img)
