@@ -138,7 +138,7 @@ def test_boxes_are_within_sensible_bounds():
         for o in objects:
             x, y, w, h = o.box
             assert o.label in LABELS and o.label != "ignore"
-            assert 0.0 <= o.visible <= 1.0
+            assert 0.0 < o.visible <= 1.0, "a figure of which nothing is seen is not annotated"
             assert 0 <= x + w / 2 <= 640, "box centre inside the frame"
             assert y >= 0 and y + h <= 480
             assert 30 <= h <= 200
@@ -251,7 +251,7 @@ def test_visible_fraction_is_what_the_renderer_leaves_of_the_figure(monkeypatch)
     checked = occluded = 0
     for i in range(40):
         lay = layout(0, "test", i)
-        objects = S._annotate(lay)
+        objects = S._annotate(lay, keep_hidden=True)
         full = S._render(lay, np.random.default_rng(0), finish=False)
         for g, o in zip(lay.groups, objects):
             if g.label == "people":

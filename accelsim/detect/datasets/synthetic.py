@@ -39,6 +39,7 @@ Annotations
 - ``label``: ``person`` for most; ``person?`` for some small (< 45 px) or ambiguous, low-contrast
   figures; ``people`` for some tight groups of 2-3 overlapping people annotated as one box (the
   union of their boxes; ``visible`` over the group's silhouettes). ``ignore`` is not produced.
+  A figure hidden entirely (behind a car or a tree trunk, say) is in the scene but not annotated.
 
 Distractors that look like pedestrians to a detector are part of every scene: lamp posts, sign
 posts, tree trunks, bollards, fire hydrants, bins, A-frame shop signs, mannequins (in shop windows
@@ -455,9 +456,9 @@ def _person_unit(p: _Pose) -> list:
         if p.hat:
             ell(_P_HAT, hx - s * c * 0.004, hcy + ry * 0.5, rx * 1.1, ry * 0.58)
             if p.hat == "cap":
-                bx = hx + s * c * rx * 1.1
-                poly(_P_HAT, [(bx - rx * (1.1 - 0.3 * c), hcy + ry * 0.22), (bx + rx * (1.1 - 0.3 * c), hcy + ry * 0.22),
-                              (bx + rx * (1.1 - 0.3 * c), hcy + ry * 0.08), (bx - rx * (1.1 - 0.3 * c), hcy + ry * 0.08)])
+                bx, bw = hx + s * c * rx * 1.1, rx * (1.1 - 0.3 * c)
+                poly(_P_HAT, [(bx - bw, hcy + ry * 0.22), (bx + bw, hcy + ry * 0.22), (bx + bw, hcy + ry * 0.08),
+                              (bx - bw, hcy + ry * 0.08)])
 
     def bags():
         if p.bag == "backpack":
@@ -856,7 +857,8 @@ def _sample_scene(rng) -> _Scene:
     return _Scene(
         cam=cam, road_l=road_l, road_r=road_r, wall_l=wall_l, wall_r=wall_r,
         sides=(_segments(rng), _segments(rng)),
-        sky_top=_jitter(rng, np.array(sky_top, np.float32), 0.06), sky_low=_jitter(rng, np.array(sky_low, np.float32), 0.04),
+        sky_top=_jitter(rng, np.array(sky_top, np.float32), 0.06),
+        sky_low=_jitter(rng, np.array(sky_low, np.float32), 0.04),
         clouds=rng.uniform(0, 0.5) * (sky != 1), skyline=skyline,
         skyline_colour=_jitter(rng, np.array((135, 140, 150), np.float32), 0.1),
         asphalt=asphalt, pavement_l=pave, pavement_r=_jitter(rng, pave, 0.03),
@@ -891,7 +893,7 @@ def _sample_layout(rng) -> _Layout:
     def person_height_m():
         return rng.uniform(1.05, 1.35) if rng.random() < 0.05 else rng.uniform(1.55, 1.95)
 
-    def lateral(Z, w_m):
+    def lateral(Z):
         """A lateral position: mostly on a pavement, sometimes crossing the road, in the frame."""
         for _ in range(8):
             r = rng.random()
@@ -929,7 +931,7 @@ def _sample_layout(rng) -> _Layout:
             hmax = min(hmax, 185.0)
         h = _sample_height(rng, hmax)
         Z = cam.f * H / h
-        X = lateral(Z, 0.5)
+        X = lateral(Z)
         if group:
             size = min(n - placed, int(_choice(rng, (2, 3), (0.7, 0.3))))
             facing = int(_choice(rng, (-1, 1)))
@@ -1045,9 +1047,10 @@ def _sample_layout(rng) -> _Layout:
                 continue
             x0, rear = parked_x0(left, rng.uniform(0, 0.3)), True
         else:
-            lane = rng.uniform(-sc.road_l + 0.2, sc.road_r - 0.2 - CAR_WIDTH)
-            x0 = lane if lane > 1.0 or lane + CAR_WIDTH < -1.0 else (1.0 if lane > -CAR_WIDTH / 2 else -1.0 - CAR_WIDTH)
-            rear = x0 > 0
+            x0 = rng.uniform(-sc.road_l + 0.2, sc.road_r - 0.2 - CAR_WIDTH)
+            if -1.0 - CAR_WIDTH <= x0 <= 1.0:  # not in the camera car's own lane
+                x0 = 1.0 if x0 > -CAR_WIDTH / 2 else -1.0 - CAR_WIDTH
+            rear = x0 > 0  # in the lanes to the left, cars come towards the camera
         x1 = x0 + CAR_WIDTH
         if cam.x(x1, Z) < -50 or cam.x(x0, Z) > WIDTH + 50:
             continue
@@ -1074,9 +1077,10 @@ def _sample_layout(rng) -> _Layout:
 # Annotations
 
 
-def _annotate(layout: _Layout) -> tuple[Annotation, ...]:
+def _annotate(layout: _Layout, keep_hidden: bool = False) -> tuple[Annotation, ...]:
     """Boxes and labels from the layout; ``visible`` by painting every silhouette's id in depth
-    order into a label image and counting what is left of each annotated figure."""
+    order into a label image and counting what is left of each annotated figure. Figures of which
+    no pixel is seen are not annotated (unless ``keep_hidden``: then one per group, in order)."""
     annotated = {m for g in layout.groups for m in g.members}
     labels = np.zeros((HEIGHT, WIDTH), np.int16)
     area, region = {}, {}
@@ -1095,6 +1099,8 @@ def _annotate(layout: _Layout) -> tuple[Annotation, ...]:
     for g in layout.groups:
         total = sum(area[m] for m in g.members)
         vis = sum(seen[m] for m in g.members)
+        if vis == 0 and not keep_hidden:
+            continue
         x, y, w, h = g.box
         out.append(Annotation(box=(float(x), float(y), float(w), float(h)), label=g.label,
                               visible=float(vis / total) if total else 0.0))
