@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import pickle
 from collections import Counter
 from functools import cache
 
@@ -70,6 +71,13 @@ def test_frame_does_not_depend_on_other_frames_or_order():
     for i in (4, 3):
         rev[i].objects
     assert np.array_equal(img5, alone.image())
+
+
+def test_frames_pickle():
+    frame = SyntheticScenes(seed=0, split="test")[2]
+    again = pickle.loads(pickle.dumps(frame))
+    assert again.objects == frame.objects
+    assert np.array_equal(again.image(), frame.image())
 
 
 def test_render_scene_matches_the_dataset_frame():

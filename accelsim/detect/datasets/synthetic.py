@@ -1472,6 +1472,11 @@ def scene_annotations(source) -> tuple[Annotation, ...]:
     return _annotate(_sample_layout(layout_rng))
 
 
+def _load_pixels(layout: _Layout, entropy: list) -> np.ndarray:
+    """The pixels of a frame whose layout is known (a module-level function: frames pickle)."""
+    return _render(layout, _streams(np.random.SeedSequence(entropy))[1])
+
+
 class SyntheticScenes:
     """The procedural pedestrian scenes as a Dataset: ``frames`` frames of split ``split``.
 
@@ -1503,14 +1508,10 @@ class SyntheticScenes:
             i += self.frames
         if not 0 <= i < self.frames:
             raise IndexError(f"frame {index} is outside {self.name}, which has {self.frames} frames")
-        ss = self.seed_sequence(i)
-        layout = _sample_layout(_streams(ss)[0])
-        objects = _annotate(layout)
-
-        def load(layout=layout, ss=ss) -> np.ndarray:
-            return _render(layout, _streams(ss)[1])
-
-        return Frame(frame_id=f"{self.split}/{i:06d}", width=WIDTH, height=HEIGHT, objects=objects, load=load)
+        entropy = [self.seed, SPLIT_CODES[self.split], i]
+        layout = _sample_layout(_streams(np.random.SeedSequence(entropy))[0])
+        return Frame(frame_id=f"{self.split}/{i:06d}", width=WIDTH, height=HEIGHT, objects=_annotate(layout),
+                     load=functools.partial(_load_pixels, layout, entropy))
 
     def __repr__(self) -> str:
         return f"SyntheticScenes(seed={self.seed}, split={self.split!r}, frames={self.frames})"
