@@ -969,7 +969,12 @@ def _sample_layout(rng) -> _Layout:
         if rng.random() < 0.32:
             r = rng.random()
             on_pavement = abs(X) > (sc.road_l if X < 0 else sc.road_r)
-            if r < 0.3 and on_pavement and (sc.road_l if X < 0 else sc.road_r) > 2.6:
+            if not on_pavement and r >= 0.45:  # crossing the road: a car ahead hides them
+                Zc = Z - CAR_LENGTH - rng.uniform(0.3, 2.0)
+                if Zc > 3.0:
+                    x0 = X * Zc / Z - rng.uniform(0.3, CAR_WIDTH - 0.3)
+                    items.append(_make_car(rng, cam, x0, Zc, rear=x0 > -CAR_WIDTH / 2))
+            elif r < 0.3 and on_pavement and (sc.road_l if X < 0 else sc.road_r) > 2.6:
                 Zc = Z - rng.uniform(0.3, 3.8)
                 if Zc > 2.5:
                     items.append(_make_car(rng, cam, parked_x0(X < 0, rng.uniform(0, 0.4)), Zc, rear=True))
