@@ -11,8 +11,9 @@ The choice, per layer and batch of proposals, follows the SRAM split:
   the output share (the two buffers swap roles from layer to layer); otherwise the producer writes it
   to DRAM and the consumer streams it back in *input tiles* of half the input share.
 * **Loop order** when the input must be streamed: weights outer (each weight tile sweeps the whole
-  input: input re-read once per weight tile) or inputs outer (each input tile sweeps all weights:
-  weights re-read once per input tile). The mapper takes the order with fewer DRAM bytes, as a
+  input: input re-read once per weight tile, unless the whole input fits the input share, in which
+  case it is loaded once and stays for every weight tile) or inputs outer (each input tile sweeps all
+  weights: weights re-read once per input tile). The mapper takes the order with fewer DRAM bytes, as a
   compiler for such an accelerator would. Both counts fall as SRAM grows, so DRAM traffic never
   rises with SRAM size. Halo rows that neighbouring input tiles of a convolution share are ignored.
 
@@ -20,7 +21,9 @@ MAC-array cycles per tile come from `mac_array` (dense), scaled by the tile's no
 fraction when the hardware skips pruned weights and by the measured activation density when it skips
 zero activations. Decoder lookups are every stored entry (fillers too) each time a tile's weights are
 loaded into the array: for weight-stationary once per activation chunk of a pass (each chunk sweeps
-the tile's folds again), for output-stationary once per row fold of vectors. Bank conflicts come from the `sram` kernel on the layer's real operand addresses.
+the tile's folds again), for output-stationary once per row fold of vectors, where skipping zero
+activations also skips the weights of fan-in elements that are zero in every vector of the fold
+(`os_weight_passes`). Bank conflicts come from the `sram` kernel on the layer's real operand addresses.
 """
 
 from __future__ import annotations
@@ -250,11 +253,31 @@ class Traffic:
     chunks: int  # activation chunks
     order: str
     weight_reads: int  # times the weights are read from DRAM in this pass
+    input_resident: bool = False  # a streamed input that fits the input share: loaded once, kept for all tiles
+
+    @property
+    def input_reads(self) -> int:
+        """Times the streamed input is read from DRAM in this pass."""
+        return self.bounds.size - 1 if self.order == "weights-outer" and not self.input_resident else 1
 
     @property
     def dram_bytes(self) -> float:
-        input_reads = self.bounds.size - 1 if self.order == "weights-outer" else 1
+        input_reads = self.input_reads
         return self.weight_dram_bytes * self.weight_reads + self.input_dram_bytes * input_reads + self.output_dram_bytes
+
+
+def os_weight_passes(vectors, rows, density: float = 1.0):
+    """Passes of a weight stream through an output-stationary array for ``vectors`` input vectors on
+    ``rows`` rows: one per row fold of vectors, ``ceil(vectors / rows)`` when every activation counts.
+
+    Hardware that skips zero activations skips a fan-in element, so that its weights are neither read
+    nor decoded, when every vector of the fold has a zero there. With activation density ``d``,
+    independent from vector to vector, a fold of ``r`` vectors needs a given weight with probability
+    ``1 - (1 - d)**r``; for one vector per fold (batch 1 on a 1 x N array, EIE's sparse
+    matrix-vector product) that is exactly ``d``: only the columns of non-zero activations are read.
+    Works elementwise on arrays."""
+    full, rest = np.divmod(vectors, rows)
+    return full * (1.0 - (1.0 - density) ** rows) + (1.0 - (1.0 - density) ** rest)
 
 
 def _chunks(acc: Accelerator, in_dram: float, out_dram: float, vectors: int) -> int:
@@ -283,11 +306,11 @@ def plan_traffic(layer: Layer, costs: LayerCosts, acc: Accelerator, batch: int, 
     if input_on_chip or n_wt == 1 or pinned:
         order = "on-chip" if pinned and input_on_chip else "weights-outer"
     else:
-        weights_outer = w_dram + in_dram * n_wt
+        weights_outer = w_dram + in_dram * (1 if in_dram <= acc.sram_input_bytes else n_wt)
         inputs_outer = in_dram + w_dram * chunks
         order = "weights-outer" if weights_outer <= inputs_outer else "inputs-outer"
     return Traffic(bounds, tile_weight_bytes, w_dram, in_dram, out_dram, chunks, order,
-                   chunks if order == "inputs-outer" else 1)
+                   chunks if order == "inputs-outer" else 1, 0 < in_dram <= acc.sram_input_bytes)
 
 
 def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: int, *, pinned: bool,
@@ -344,8 +367,8 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
                       for units, vec in keys.T])[key_of_step.ravel()]  # [steps, candidates]
     frac = nonzeros[st_tile] / (rows_per_tile[st_tile] * layer.fan_in) if acc.skip_pruned_weights else np.ones(len(steps))
     mac = np.ceil(dense * (frac * density)[:, None])
-    reloads = np.ones_like(mac) if acc.dataflow == "ws" else np.ceil(st_vec[:, None] / candidates[None, :])
-    lookups = entries[st_tile][:, None] * reloads if costs.shared else np.zeros_like(mac)
+    reloads = np.ones_like(mac) if acc.dataflow == "ws" else os_weight_passes(st_vec[:, None], candidates[None, :], density)
+    lookups = np.ceil(entries[st_tile][:, None] * reloads) if costs.shared else np.zeros_like(mac)
     dec = decoder_cycles(lookups.astype(np.int64), acc.decoders, acc.decoder_lookups_per_cycle)
     ratios = np.array([conflict_ratio(layer, acc, int(r)) for r in candidates]) if conflicted else np.zeros(1)
     conflict = np.ceil(mac * ratios[None, :])
@@ -360,13 +383,14 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
         dense_w = rows_per_tile[t] * layer.fan_in
         executed = vec * (nonzeros[t] if acc.skip_pruned_weights else dense_w) * density
         # Weights-outer: a weight tile loads with its first chunk, and every weight tile sweeps the
-        # whole streamed input. Inputs-outer: every chunk reloads all weight tiles, inputs load once.
+        # whole streamed input (from DRAM again, unless the input fits its share and stays resident).
+        # Inputs-outer: every chunk reloads all weight tiles, inputs load once.
         if order == "inputs-outer":
             w_load = tile_weight_bytes[t]
             in_load = in_dram * vec / vectors_total if t == 0 else 0.0
         else:
             w_load = 0.0 if pinned or a > 0 else tile_weight_bytes[t]
-            in_load = in_dram * vec / vectors_total
+            in_load = in_dram * vec / vectors_total if t == 0 or not tr.input_resident else 0.0
         out_w = out_dram * (rows_per_tile[t] / layer.out_units) * (vec / vectors_total)
         tiles.append(Tile.make(w_load + in_load, out_w, mac[s_i, col], dec[s_i, col], conflict[s_i, col], w_load))
         macs_executed += executed
@@ -381,7 +405,7 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
         psum_writes, psum_reads = vectors_total * layer.out_units * b, 0.0
     weight_reads = weight_bytes * tr.weight_reads
     if acc.dataflow == "os":  # weights stream through the array once per row fold of vectors
-        weight_reads = weight_bytes * sum(math.ceil(v / rows_used) for v in chunk_vectors)
+        weight_reads = weight_bytes * sum(float(os_weight_passes(v, rows_used, density)) for v in chunk_vectors)
     dram_in_total = sum(t.dram_read_bytes for t in tiles)
     sram_reads = input_reads + psum_reads + weight_reads + out_dram
     sram_writes = psum_writes + dram_in_total
