@@ -966,14 +966,15 @@ def _sample_layout(rng) -> _Layout:
         groups.append(_Group("person?" if ambiguous else "person", [i], box_of(i)))
         placed += 1
         # a dedicated occluder in front of this person
-        if rng.random() < 0.32:
+        if rng.random() < 0.25:
             r = rng.random()
             on_pavement = abs(X) > (sc.road_l if X < 0 else sc.road_r)
-            if not on_pavement and r >= 0.45:  # crossing the road: a car ahead hides them
+            if not on_pavement and (r >= 0.45 or placed >= n):  # on the road: a car ahead hides them
                 Zc = Z - CAR_LENGTH - rng.uniform(0.3, 2.0)
                 if Zc > 3.0:
                     x0 = X * Zc / Z - rng.uniform(0.3, CAR_WIDTH - 0.3)
-                    items.append(_make_car(rng, cam, x0, Zc, rear=x0 > -CAR_WIDTH / 2))
+                    # in or right of the camera's lane it drives ahead; further left it comes towards us
+                    items.append(_make_car(rng, cam, x0, Zc, rear=x0 + CAR_WIDTH > -1.0))
             elif r < 0.3 and on_pavement and (sc.road_l if X < 0 else sc.road_r) > 2.6:
                 Zc = Z - rng.uniform(0.3, 3.8)
                 if Zc > 2.5:
@@ -988,12 +989,14 @@ def _sample_layout(rng) -> _Layout:
                         j = add_person(Xo, Zo, Ho)
                         groups.append(_Group("person", [j], box_of(j)))
                         placed += 1
-            else:
+            elif on_pavement:
                 kind = _choice(rng, ("bin", "bollard", "hydrant", "planter", "aframe", "pole", "tree", "sign"),
                                (0.17, 0.15, 0.12, 0.2, 0.14, 0.08, 0.07, 0.07))
                 Zo = Z - rng.uniform(0.3, 2.0)
                 if Zo > 1.5:
-                    items.append(_make_thing(rng, cam, kind, X * Zo / Z + rng.uniform(-0.35, 0.35), Zo))
+                    Xo = X * Zo / Z + rng.uniform(-0.35, 0.35)
+                    Xo = math.copysign(max(abs(Xo), (sc.road_l if X < 0 else sc.road_r) + 0.2), X)  # off the road
+                    items.append(_make_thing(rng, cam, kind, Xo, Zo))
 
     # street furniture and pedestrian-like distractors
     def free(X, Z, r=0.6):
