@@ -36,7 +36,8 @@ def _progress(message: str) -> None:
 @click.version_option(package_name="accelsim")
 def main() -> None:
     """accelsim: energy, latency and memory traffic of a compressed pedestrian detector on an
-    embedded accelerator, from the compressed model's exact storage.
+    embedded accelerator, from the compressed model's exact storage, next to the detection miss rate
+    of exactly those weights in the hardware's number formats.
 
     \b
     Typical flow:
@@ -44,7 +45,10 @@ def main() -> None:
       accelsim plans                       list the shipped compression plans
       accelsim hwconfigs                   list the shipped hardware configs
       accelsim compress --model deepped-alexnet --plan deep-compression-alexnet
-      accelsim run --hw embedded-45nm      simulate one design point, write reports/run-<hw>-<plan>/
+      accelsim run --hw embedded-45nm      compress, evaluate the miss rate on generated scenes and
+                                           simulate one design point: reports/run-<hw>-<plan>/
+      accelsim eval --plan none            miss rate of the uncompressed detector
+      accelsim train                       retrain the small detector on generated scenes
     """
 
 
@@ -80,37 +84,191 @@ def hwconfigs() -> None:
         click.echo(f"{path.stem:24s} {cfg.description}")
 
 
+DEFAULT_MODEL = "deepped-small"
+
+
+def _plan_for(model_name: str, plan_arg: str | None) -> str:
+    """--plan defaults to the model's shipped plan."""
+    if plan_arg is not None:
+        return plan_arg
+    from accelsim.model import get_model
+
+    spec = get_model(model_name)
+    if spec.default_plan is None:
+        raise click.UsageError(f"model '{model_name}' has no default plan; give --plan (see `accelsim plans`)")
+    return spec.default_plan
+
+
+def _dataset_for(model_name: str, dataset: str | None) -> str | None:
+    """--dataset defaults to the generated scenes for a model with a detector; 'none' skips evaluation."""
+    from accelsim.model import get_model
+
+    if dataset == "none":
+        return None
+    if dataset is None:
+        return "synthetic" if get_model(model_name).detector else None
+    return dataset
+
+
 @main.command()
 @click.option("--hw", default="embedded-45nm", show_default=True, help="Shipped hardware config name or a YAML path.")
-@click.option("--model", "model_name", default="deepped-alexnet", show_default=True, help="Model name (see `accelsim models`).")
-@click.option("--plan", "plan_arg", default="deep-compression-alexnet", show_default=True, help="Plan name or YAML path.")
+@click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help="Model name (see `accelsim models`).")
+@click.option("--plan", "plan_arg", help="Plan name or YAML path. Default: the model's shipped plan.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="State-dict file for the model.")
 @click.option("--compressed", type=click.Path(dir_okay=False), help="Use this `accelsim compress` output instead of compressing.")
-@click.option("--proposals", type=click.IntRange(min=1), default=10, show_default=True, help="Region proposals per frame.")
+@click.option("--dataset", metavar="SPEC", help="synthetic[:SEED] | caltech:DIR | coco:FILE | none. Default: synthetic for "
+              "a model with a detector, none otherwise.")
+@click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
+@click.option("--proposals", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Region proposals per frame when no dataset is evaluated (with one, the measured mean is used).")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. Default: reports/run-<hw>-<plan>/")
 @_user_errors
-def run(hw, model_name, plan_arg, weights, compressed, proposals, out) -> None:
-    """Simulate the compressed detector on one hardware design point.
+def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposals, out) -> None:
+    """Simulate the compressed detector on one hardware design point, with its miss rate.
 
-    Writes layers.csv (one row per layer), summary.json, the resolved hardware config and the energy
-    table entries used (with sources) to the output folder, and prints the per-layer table.
+    \b
+    1. compress the model with the plan (cached in reports/cache/),
+    2. run the detector on the dataset with the classifier in this hardware's number formats
+       (decoded weights, mac_array activation/weight/accumulator bits): miss rate, proposals per frame,
+       activation density per layer,
+    3. simulate the accelerator on the measured proposals and activation densities.
+
+    Writes layers.csv (one row per layer), summary.json (energy, latency, traffic, miss_rate_lamr,
+    dataset, frames_evaluated), miss_rate_curve.csv, the resolved hardware config and the energy table
+    entries used (with sources) to the output folder, and prints the per-layer table.
     """
     from accelsim.report.terminal import run_text
     from accelsim.resources import project_root
     from accelsim.run import run_design_point, write_outputs
 
+    if compressed is None:
+        plan_arg = _plan_for(model_name, plan_arg)
+        dataset = _dataset_for(model_name, dataset)
+    elif dataset == "none":  # a compressed file names its own model; evaluate only when asked to
+        dataset = None
+    if frames is not None and dataset is None:
+        raise click.UsageError("--frames needs a dataset to evaluate (--dataset)")
     result = run_design_point(hw, model_name, plan_arg, weights=weights, proposals=proposals, compressed=compressed,
-                              progress=_progress)
+                              dataset=dataset, frames=frames, progress=_progress)
     folder = Path(out) if out else project_root() / "reports" / f"run-{result.config.name}-{result.summary['plan']}"
     write_outputs(result, folder)
     click.echo(run_text(result.layers, result.summary))
-    _progress(f"wrote {folder}/ (layers.csv, summary.json, hwconfig.resolved.yaml, table_entries.json)")
+    _progress(f"wrote {folder}/ (layers.csv, summary.json, hwconfig.resolved.yaml, table_entries.json"
+              + (", miss_rate_curve.csv)" if result.curve is not None else ")"))
 
 
 @main.command()
-@click.option("--model", "model_name", default="deepped-alexnet", show_default=True, help="Model name (see `accelsim models`).")
-@click.option("--plan", "plan_arg", default="deep-compression-alexnet", show_default=True,
-              help="Shipped plan name (see `accelsim plans`) or a plan YAML file.")
+@click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help="Model name (see `accelsim models`).")
+@click.option("--plan", "plan_arg", help="Plan name or YAML path; 'none' evaluates the uncompressed weights. "
+              "Default: the model's shipped plan.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="State-dict file; default: the model's shipped weights.")
+@click.option("--hw", help="Take the number formats from this hardware config (name or YAML). Default: float32.")
+@click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help="synthetic[:SEED] | caltech:DIR | coco:FILE")
+@click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
+@click.option("--out", type=click.Path(file_okay=False), help="Also write accuracy.json and miss_rate_curve.csv here.")
+@_user_errors
+def eval(model_name, plan_arg, weights, hw, dataset, frames, out) -> None:  # noqa: A001 - the command is `accelsim eval`
+    """Miss rate of a model and plan on a dataset, without simulating hardware.
+
+    Log-average miss rate over 9 FPPI points in [1e-2, 1], Caltech 'reasonable' protocol, of the
+    classifier with the plan's decoded weights in the given number formats.
+    """
+    from accelsim.config import load_hwconfig
+    from accelsim.detect.functional import NumberFormats
+    from accelsim.model import get_model
+    from accelsim.run import compressed_for, evaluate_design_accuracy
+
+    plan_arg = _plan_for(model_name, plan_arg)
+    spec = get_model(model_name)
+    if plan_arg == "none":
+        model, cm = spec.build(weights), None
+    else:
+        model, cm = compressed_for(model_name, plan_arg, weights, progress=_progress)
+    formats = NumberFormats.from_hardware(load_hwconfig(hw)) if hw else NumberFormats.float32()
+    acc = evaluate_design_accuracy(model, spec, cm, formats, dataset, frames, _progress)
+    click.echo(f"model {model_name}, plan {plan_arg}, {acc.formats}")
+    click.echo(f"dataset {acc.dataset}: {acc.frames_evaluated} frames, {acc.positives} reasonable pedestrians")
+    click.echo(f"log-average miss rate (reasonable): {acc.miss_rate_lamr:.2%}")
+    click.echo(f"proposals/frame {acc.proposals_per_frame:.1f}, detections/frame {acc.detections_per_frame:.1f}")
+    if cm is not None:
+        click.echo(f"compressed weights {cm.totals()['compressed_bytes'] / 2**10:,.1f} KiB")
+    if out:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "accuracy.json").write_text(json.dumps({"model": model_name, "plan": plan_arg, **acc.summary(),
+                                                          "activation_density": acc.activation_density,
+                                                          "saturation": acc.saturation}, indent=2) + "\n")
+        acc.curve.to_csv(folder / "miss_rate_curve.csv", index=False)
+        _progress(f"wrote {folder}/ (accuracy.json, miss_rate_curve.csv)")
+
+
+@main.command()
+@click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help="Model name (see `accelsim models`).")
+@click.option("--plan", "plan_arg", help="Plan whose pruning and fine-tuning the variants start from. Default: the model's shipped plan.")
+@click.option("--hw", default="embedded-45nm", show_default=True, help="Hardware config whose number formats the classifier runs in.")
+@click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help="synthetic[:SEED] | caltech:DIR | coco:FILE")
+@click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
+@click.option("--clusters", default="4,8,16,32,64,256", show_default=True, help="Cluster counts (every layer) to evaluate.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for tradeoff.csv. Default: reports/tradeoff-<model>/")
+@_user_errors
+def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, out) -> None:
+    """Miss rate against compressed size: dense, pruned, pruned + k clusters, and the plan before and
+    after fine-tuning, all in the hardware's number formats on the same frames.
+
+    Prints a markdown table and writes tradeoff.csv (one row per variant).
+    """
+    from accelsim.config import load_hwconfig
+    from accelsim.detect.functional import NumberFormats
+    from accelsim.resources import project_root
+    from accelsim.tradeoff import markdown, tradeoff as run_tradeoff
+
+    try:
+        ks = [int(k) for k in clusters.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"'{clusters}' is not a comma-separated list of integers", param_hint="--clusters") from None
+    plan_arg = _plan_for(model_name, plan_arg)
+    formats = NumberFormats.from_hardware(load_hwconfig(hw))
+    table = run_tradeoff(model_name, plan_arg, formats, dataset, frames, ks, _progress)
+    folder = Path(out) if out else project_root() / "reports" / f"tradeoff-{model_name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "tradeoff.csv", index=False)
+    click.echo(f"model {model_name}, {table['dataset'][0]}, {table['frames_evaluated'][0]} frames, {table['number_formats'][0]}")
+    click.echo(markdown(table))
+    _progress(f"wrote {folder}/tradeoff.csv")
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the trained detector. Default: models/deepped-small (the shipped model).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of initial weights, batch order and augmentation.")
+@click.option("--train-frames", type=click.IntRange(min=10), default=500, show_default=True, help="Generated training scenes.")
+@click.option("--val-frames", type=click.IntRange(min=10), default=150, show_default=True,
+              help="Generated validation scenes (score combiner).")
+@click.option("--epochs", type=click.IntRange(min=1), default=8, show_default=True, help="Classifier training epochs.")
+@click.option("--eval-frames", type=click.IntRange(min=10), default=200, show_default=True,
+              help="Generated test scenes for the model card's miss rates.")
+@_user_errors
+def train(out, seed, train_frames, val_frames, epochs, eval_frames) -> None:
+    """Train the small detector (deepped-small) on generated pedestrian scenes.
+
+    Trains the proposal stage, the AlexNet-shaped classifier and the score combiner on disjoint
+    splits of the synthetic scenes, then writes proposals.npz, weights.pt, detector.json and
+    MODEL_CARD.md (data, seed, command, measured miss rates) into the output folder.
+    """
+    from accelsim.detect.training import TrainSettings, train_detector, write_model_card
+    from accelsim.model import get_model
+
+    folder = Path(out) if out else get_model(DEFAULT_MODEL).detector_dir
+    settings = TrainSettings(seed=seed, train_frames=train_frames, val_frames=val_frames, epochs=epochs)
+    figures = train_detector(folder, settings, _progress)
+    card = write_model_card(folder, settings, figures, eval_frames, sys.argv, _progress)
+    _progress(f"wrote {folder}/ (proposals.npz, weights.pt, detector.json, {card.name})")
+
+
+@main.command()
+@click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help="Model name (see `accelsim models`).")
+@click.option("--plan", "plan_arg", help="Shipped plan name (see `accelsim plans`) or a plan YAML file. "
+              "Default: the model's shipped plan.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="State-dict file; default: the model's shipped or seeded weights.")
 @click.option("--finetune-epochs", type=click.IntRange(min=0), help="Fine-tuning epochs (default: the plan's). Needs a model with training data.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Output .npz file. Default: reports/<model>-<plan>.npz")
@@ -129,7 +287,7 @@ def compress(model_name, plan_arg, weights, finetune_epochs, out, as_json) -> No
     from accelsim.resources import project_root
 
     spec = get_model(model_name)
-    plan = load_plan(plan_arg)
+    plan = load_plan(_plan_for(model_name, plan_arg))
     model = spec.build(weights)
     epochs = plan.finetune.epochs if finetune_epochs is None else finetune_epochs
     loader = spec.data(plan.seed)[0] if spec.data is not None and epochs > 0 else None

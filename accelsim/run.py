@@ -1,7 +1,12 @@
-"""One design point: (model, compression plan, hardware config, proposals) -> result files.
+"""One design point: (model, compression plan, hardware config, dataset) -> result files.
 
-The compressed model is cached under ``reports/cache/`` by a hash of what it depends on (model
-weights, plan, fine-tuning epochs), so sweeping hardware never recompresses.
+With a dataset, the detector first runs on its frames with the classifier in the hardware's number
+formats on the decoded weights; the miss rate, the measured proposals per frame and the measured
+activation densities then go with the simulation. Without one (models without a detector), the
+proposals per frame are given and activations count as dense.
+
+The compressed model and the accuracy are cached under ``reports/cache/`` by a hash of what each
+depends on, so sweeping hardware never recompresses and never re-evaluates.
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ import torch
 
 from accelsim import __version__
 from accelsim.compress import CompressedModel, compress, load, load_plan, save
+from accelsim.compress.plan import CompressionPlan
 from accelsim.config import HardwareConfig, load_hwconfig
-from accelsim.errors import ConfigError
+from accelsim.detect.datasets import first_frames, open_dataset
+from accelsim.detect.evaluate import Accuracy, accuracy_for
+from accelsim.detect.functional import NumberFormats
+from accelsim.errors import ConfigError, ModelError
 from accelsim.model import get_model
 from accelsim.resources import project_root
 from accelsim.sim.build import accelerator_from_config, check_decoders
@@ -40,6 +49,7 @@ class RunResult:
     summary: dict
     config: HardwareConfig
     entries: list[dict]  # energy/area table entries used, with sources
+    curve: pd.DataFrame | None = None  # miss rate vs FPPI of the evaluated detector
 
 
 def _state_hash(model: torch.nn.Module) -> str:
@@ -59,11 +69,11 @@ def _compress_code_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def compressed_for(model_name: str, plan_arg: str, weights: str | None = None, finetune_epochs: int | None = None,
-                   progress=None) -> tuple[torch.nn.Module, CompressedModel]:
+def compressed_for(model_name: str, plan_arg: str | CompressionPlan, weights: str | None = None,
+                   finetune_epochs: int | None = None, progress=None) -> tuple[torch.nn.Module, CompressedModel]:
     """The model with decoded weights and its CompressedModel, from the cache when possible."""
     spec = get_model(model_name)
-    plan = load_plan(plan_arg)
+    plan = plan_arg if isinstance(plan_arg, CompressionPlan) else load_plan(plan_arg)
     model = spec.build(weights)
     epochs = plan.finetune.epochs if finetune_epochs is None else finetune_epochs
     key = hashlib.sha256(json.dumps([_state_hash(model), plan.to_dict(), epochs, _compress_code_hash()]).encode()).hexdigest()[:16]
@@ -80,7 +90,8 @@ def compressed_for(model_name: str, plan_arg: str, weights: str | None = None, f
 
 
 def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg: str, *, weights: str | None = None,
-                     proposals: int = 10, compressed: str | None = None, progress=None) -> RunResult:
+                     proposals: int = 10, compressed: str | None = None, dataset: str | None = None,
+                     frames: int | None = None, progress=None) -> RunResult:
     cfg = hw if isinstance(hw, HardwareConfig) else load_hwconfig(hw)
     acc, entries = accelerator_from_config(cfg)
     if compressed:
@@ -93,9 +104,16 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
         spec = get_model(model_name)
     layers = build_workload(model, spec.input_shape, cm)
     check_decoders(cfg, layers, f"hardware config '{cfg.name}'")
+    accuracy = None
+    density = None
+    if dataset is not None:
+        accuracy = evaluate_design_accuracy(model, spec, cm, NumberFormats.from_hardware(cfg), dataset, frames, progress)
+        # the accelerator runs the CNN once per proposal; a frame with a fraction of a proposal does not exist
+        proposals = max(1, round(accuracy.proposals_per_frame))
+        density = accuracy.activation_density
     t0 = time.perf_counter()
     try:
-        frame = simulate_frame(layers, acc, proposals)
+        frame = simulate_frame(layers, acc, proposals, activation_density=density)
     except ConfigError as exc:  # the tiling found a share too small for this workload
         raise ConfigError(f"hardware config '{cfg.name}': {exc}") from None
     sim_s = time.perf_counter() - t0
@@ -103,17 +121,41 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
         "hardware": cfg.name,
         "model": model_name,
         "plan": cm.plan.name,
-        "dataset": None,
+        **(accuracy.summary() if accuracy else {"dataset": None, "frames_evaluated": 0, "miss_rate_lamr": None}),
         **frame.summary,
         "simulation_wall_s": sim_s,
         "accelsim_version": __version__,
     }
-    return RunResult(frame.layers[LAYER_COLUMNS], summary, cfg, entries)
+    table = frame.layers[LAYER_COLUMNS].copy()
+    table.insert(4, "input_activation_density", [(density or {}).get(name, 1.0) for name in table["layer"]])
+    return RunResult(table, summary, cfg, entries, accuracy.curve if accuracy else None)
+
+
+def evaluate_design_accuracy(model: torch.nn.Module, spec, cm: CompressedModel | None, formats: NumberFormats,
+                             dataset: str, frames: int | None, progress=None) -> Accuracy:
+    """Miss rate of ``model`` (decoded weights) in ``formats`` on the first ``frames`` of ``dataset``."""
+    if spec.detector_dir is None:
+        raise ModelError(f"model '{spec.name}' has no detector to evaluate (no proposal stage); "
+                         f"--dataset needs a detector model such as deepped-small")
+    data = open_dataset(dataset)
+    chosen = first_frames(data, frames if frames is not None else default_frames(dataset))
+    return accuracy_for(model, spec.detector_dir, formats, data, chosen, cm, cache=project_root() / "reports" / "cache",
+                        progress=progress)
+
+
+def default_frames(dataset: str) -> int | None:
+    """Synthetic scenes are unlimited, so an evaluation takes a fixed number; real datasets are used whole."""
+    return DEFAULT_SYNTHETIC_FRAMES if dataset.startswith("synthetic") else None
+
+
+DEFAULT_SYNTHETIC_FRAMES = 200
 
 
 def write_outputs(result: RunResult, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     result.layers.to_csv(out / "layers.csv", index=False)
+    if result.curve is not None:
+        result.curve.to_csv(out / "miss_rate_curve.csv", index=False)
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, default=float) + "\n")
     result.config.dump_yaml(out / "hwconfig.resolved.yaml")
     (out / "table_entries.json").write_text(json.dumps(result.entries, indent=2) + "\n")

@@ -1,8 +1,9 @@
 """Models by name.
 
 A `ModelSpec` knows how to build its network, the shape of one input, where its shipped weights are (if
-any) and, for models that can be fine-tuned from the command line, how to make its training and
-evaluation data. Later issues register the small trained detector classifier here.
+any), for models that can be fine-tuned from the command line, how to make its training and
+evaluation data, and, for the detector's trained classifier, the folder holding the rest of the
+detector (proposal model, score combiner).
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class ModelSpec:
     init_seed: int = 0
     weights: str | None = None  # shipped weights, relative to models/
     data: DataFactory | None = None
+    detector: str | None = None  # folder (relative to models/) with proposals.npz and detector.json
+    default_plan: str | None = None  # the shipped plan that `accelsim run` uses for this model
+
+    @property
+    def detector_dir(self) -> Path | None:
+        return models_dir() / self.detector if self.detector else None
 
     def build(self, weights: str | os.PathLike | None = None) -> nn.Module:
         """The network in eval mode, with ``weights`` (a state-dict file), the shipped weights, or
@@ -89,6 +96,35 @@ def model_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+SMALL_INPUT = 67  # px: the smallest square crop the AlexNet layout accepts (pool5 of 1x1)
+
+
+def small_classifier() -> nn.Module:
+    """The small AlexNet-shaped classifier of ``deepped-small``: half the channels, 512-wide fc layers,
+    67x67 crops; 0.92 M weights (3.7 MB fp32), too big for a 384 KiB weight SRAM until compressed."""
+    return AlexNetClassifier(num_classes=2, width=0.5, fc=512, input_size=SMALL_INPUT)
+
+
+def _small_data(seed: int):
+    from accelsim.detect.training import crop_data
+
+    return crop_data(seed)
+
+
+register(
+    ModelSpec(
+        name="deepped-small",
+        description="Small trained AlexNet-shaped DeepPed classifier (half width, fc 512, 67x67 crops) with "
+        "its proposal stage; trained on generated scenes by `accelsim train`",
+        factory=small_classifier,
+        input_shape=(3, SMALL_INPUT, SMALL_INPUT),
+        weights="deepped-small/weights.pt",
+        data=_small_data,
+        detector="deepped-small",
+        default_plan="deepped-small",
+    )
+)
+
 register(
     ModelSpec(
         name="deepped-alexnet",
@@ -96,6 +132,7 @@ register(
         "seeded untrained weights: for workload and storage studies",
         factory=lambda: AlexNetClassifier(num_classes=2),
         input_shape=(3, 227, 227),
+        default_plan="deep-compression-alexnet",
     )
 )
 
@@ -108,5 +145,6 @@ register(
         input_shape=(1, 16, 16),
         weights="toy-bars/weights.pt",
         data=toy_data,
+        default_plan="toy-aggressive",
     )
 )
