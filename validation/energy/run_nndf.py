@@ -14,10 +14,13 @@ mappings; it has no weight-stationary mode, so the *mapping* is its own, the *co
   conv layer as two halves (``_a``/``_b``), since nn-dataflow cannot express groups any other way
   (conv1 and conv3 halves each read their whole input); pooling layers are scheduled, not compared;
 * one node with a 16 x 16 PE array; one global buffer of 64 + 64 + 32 KiB = 160 KiB shared by inputs,
-  weights and outputs (nn-dataflow has a single buffer level); REGF_BYTES per PE (the smallest that
-  schedules every layer), costing nothing, like the NoC and the array interconnect;
+  weights and outputs (nn-dataflow has a single buffer level); a register file of REGF_BYTES per PE
+  (24: the smallest that schedules every layer; 16 and 22 find no schedule), costing nothing, like the
+  NoC and the array interconnect (accelsim has no register level to charge);
 * 8-bit words; costs per word: MAC 1.09 pJ, DRAM 64 pJ (8 pJ/bit), GBUF 25.87 / 8 = 3.234 pJ (the
   64-bit read figure per byte; nn-dataflow has one figure per level, so writes are charged as reads);
+* no buffer bypass: every operand passes through the global buffer, as through accelsim's and
+  ZigZag's SRAMs (nn-dataflow would otherwise stream fc weights from DRAM straight into the PEs);
 * DRAM bandwidth 8 bytes per cycle; search goal: energy; batch 1; no inter-layer pipelining, so every
   layer reads its input from DRAM and writes its output to DRAM.
 """
@@ -143,7 +146,8 @@ def main() -> int:
             "python": platform.python_version(),
             "command": "nice -n 10 /work/venvs/nndf/bin/python validation/energy/run_nndf.py",
             "api": "nn_dataflow.core.NNDataflow(network, batch 1, resource, cost, MapStrategyEyeriss)"
-                   ".schedule_search(Option(opt_goal='e', ntops=1, nprocesses=1, layer_pipeline_opt=False))",
+                   ".schedule_search(Option(sw_gbuf_bypass=(False,) * 3, opt_goal='e', ntops=1, nprocesses=1, "
+                   "layer_pipeline_opt=False))",
             "resource": {"array": [M.ARRAY_ROWS, M.ARRAY_COLS], "gbuf_bytes": GBUF_BYTES, "regf_bytes": REGF_BYTES,
                          "word_bits": WORD_BITS, "dram_bytes_per_cycle": M.DRAM_BYTES_PER_CYCLE},
             "cost_pj_per_word": {"mac": M.MAC_PJ, "dram": DRAM_PJ_PER_WORD, "gbuf": GBUF_PJ_PER_WORD,
