@@ -355,35 +355,43 @@ def _ranks(values: dict[str, float]) -> dict[str, int]:
     return {k: order.index(k) + 1 for k in values}
 
 
-def trend_table(rows: list[LayerComparison], network: dict[str, float] | None = None) -> tuple[str, bool | None]:
-    """Rank of total cycles across the design points, over the layers SCALE-Sim has for all of them;
-    ``network`` adds accelsim's whole-detector cycles per design point (every layer, activations kept
-    on chip where they fit) as a further ranking."""
-    t = totals(rows)
-    have = [d.name for d in DESIGNS if t[d.name]["layers"]]
-    if not have:
-        return "*No cached SCALE-Sim reports yet.*\n", None
-    common = [l.name for l in LAYERS if all(l.name in t[d]["layers"] for d in have)]
+def trend_table(rows: list[LayerComparison], layers: list[str], network: dict[str, float] | None = None) -> tuple[str, bool | None]:
+    """Rank of total cycles over ``layers`` across the design points that have SCALE-Sim reports for all
+    of them: SCALE-Sim, accelsim (layers alone), accelsim's array model with each layer in one pass and,
+    given ``network``, accelsim's whole detector (every layer, activations on chip where they fit)."""
+    have = [d.name for d in DESIGNS if all(any(r.design == d.name and r.layer == l for r in rows) for l in layers)]
+    if len(have) < 2:
+        missing = [d.name for d in DESIGNS if d.name not in have]
+        return f"*Not enough design points with SCALE-Sim reports for {', '.join(layers)} yet (missing: " \
+               f"{', '.join(missing)}).*\n", None
     sums = {}
     for d in have:
-        rs = [r for r in rows if r.design == d and r.layer in common]
-        sums[d] = (sum(r.peer.total_cycles for r in rs), sum(r.accel.cycles for r in rs))
+        rs = [r for r in rows if r.design == d and r.layer in layers]
+        sums[d] = (sum(r.peer.total_cycles for r in rs), sum(r.accel.cycles for r in rs),
+                   sum(r.accel.one_chunk_cycles for r in rs))
     pr = _ranks({d: s[0] for d, s in sums.items()})
     ar = _ranks({d: s[1] for d, s in sums.items()})
+    orr = _ranks({d: s[2] for d, s in sums.items()})
     nr = _ranks({d: network[d] for d in have}) if network else None
-    agree = all(pr[d] == ar[d] for d in have) and (nr is None or all(pr[d] == nr[d] for d in have))
-    lines = [f"Layers summed: {', '.join(common)} (those with SCALE-Sim reports for every design point listed).", "",
-             "| design point | SCALE-Sim total cycles | rank | accelsim total cycles, same layers alone | rank | "
-             "accelsim vs SCALE-Sim |" + (" accelsim whole detector cycles | rank |" if network else ""),
-             "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if network else "")]
+    agree = all(pr[d] == ar[d] for d in have)
+    lines = ["| design point | SCALE-Sim total cycles | rank | accelsim total cycles, same layers alone | rank | "
+             "accelsim vs SCALE-Sim | accelsim array model, one pass per layer | rank |"
+             + (" accelsim whole detector cycles | rank |" if network else ""),
+             "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if network else "")]
     for d in sorted(have, key=lambda k: pr[k]):
-        p, a = sums[d]
+        p, a, o = sums[d]
         extra = f" {fmt(network[d])} | {nr[d]} |" if network else ""
-        lines.append(f"| {d} | {fmt(p)} | {pr[d]} | {fmt(a)} | {ar[d]} | {pct(a, p)} |{extra}")
-    lines += ["", f"Rank order {'identical' if agree else 'DIFFERENT'} across {len(have)} design points"
-              f"{'' if len(have) == len(DESIGNS) else ' (not all design points cached yet)'}"
-              + (" (the whole-detector column: all 13 layers of the design point, pooling and normalisation "
-                 "included, activations kept on chip where they fit)." if network else ".")]
+        lines.append(f"| {d} | {fmt(p)} | {pr[d]} | {fmt(a)} | {ar[d]} | {pct(a, p)} | {fmt(o)} | {orr[d]} |{extra}")
+
+    def verdict(name, ranks):
+        same = all(pr[d] == ranks[d] for d in have)
+        return f"{name} **{'identical to' if same else 'differs from'}** SCALE-Sim's"
+
+    missing = [d.name for d in DESIGNS if d.name not in have]
+    lines += ["", f"Rank order over {len(have)} design points"
+              + (f" ({', '.join(missing)} not cached yet)" if missing else "") + ": "
+              + "; ".join([verdict("accelsim (layers alone)", ar), verdict("accelsim's array model", orr)]
+                          + ([verdict("accelsim's whole detector", nr)] if nr else [])) + "."]
     return "\n".join(lines) + "\n", agree
 
 
@@ -419,7 +427,9 @@ def replace_block(text: str, key: str, content: str) -> str:
 
 
 def blocks(rows: list[LayerComparison], network: dict[str, float] | None = None) -> dict[str, str]:
-    trend, _ = trend_table(rows, network)
+    conv, _ = trend_table(rows, [l.name for l in LAYERS if l.name.startswith("conv")])
+    every, _ = trend_table(rows, [l.name for l in LAYERS], network)
+    trend = "**conv1–conv5:**\n\n" + conv + "\n**All eight layers (conv1–fc8):**\n\n" + every
     out = {"summary": summary_table(rows), "trend": trend}
     for d in DESIGNS:
         out[f"layers-{d.name}"] = layer_table(rows, d.name)
