@@ -209,9 +209,11 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out) -> None:  # no
 @click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help="synthetic[:SEED] | caltech:DIR | coco:FILE")
 @click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
 @click.option("--clusters", default="4,8,16,32,64,256", show_default=True, help="Cluster counts (every layer) to evaluate.")
+@click.option("--finetune-epochs", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Also fine-tune the plan and the smallest cluster count for this many epochs (0: no such rows).")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for tradeoff.csv. Default: reports/tradeoff-<model>/")
 @_user_errors
-def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, out) -> None:
+def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, finetune_epochs, out) -> None:
     """Miss rate against compressed size: dense, pruned, pruned + k clusters, and the plan before and
     after fine-tuning, all in the hardware's number formats on the same frames.
 
@@ -228,7 +230,7 @@ def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, out) -> None:
         raise click.BadParameter(f"'{clusters}' is not a comma-separated list of integers", param_hint="--clusters") from None
     plan_arg = _plan_for(model_name, plan_arg)
     formats = NumberFormats.from_hardware(load_hwconfig(hw))
-    table = run_tradeoff(model_name, plan_arg, formats, dataset, frames, ks, _progress)
+    table = run_tradeoff(model_name, plan_arg, formats, dataset, frames, ks, finetune_epochs, _progress)
     folder = Path(out) if out else project_root() / "reports" / f"tradeoff-{model_name}"
     folder.mkdir(parents=True, exist_ok=True)
     table.to_csv(folder / "tradeoff.csv", index=False)

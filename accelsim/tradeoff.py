@@ -28,34 +28,46 @@ def _without_clusters(raw: dict) -> dict:
     return raw
 
 
-def variants(plan: CompressionPlan, clusters: Sequence[int]) -> list[tuple[str, CompressionPlan | None]]:
-    """(row label, plan) for each row of the trade-off; None is the uncompressed model."""
+def _named(raw: dict, name: str, label: str, epochs: int, lr: float | None = None) -> CompressionPlan:
+    finetune = {**raw.get("finetune", {}), "epochs": epochs}
+    if lr is not None:
+        finetune["lr"] = lr
+    return CompressionPlan.model_validate({**raw, "name": name, "description": label, "finetune": finetune})
+
+
+def variants(plan: CompressionPlan, clusters: Sequence[int], finetune_epochs: int) -> list[tuple[str, CompressionPlan | None]]:
+    """(row label, plan) for each row of the trade-off; None is the uncompressed model.
+
+    Fine-tuning rows (``finetune_epochs`` > 0) follow the plan itself and its most aggressive cluster
+    count, where there is most accuracy to recover.
+    """
     base = plan.to_dict()
+    lr = plan.finetune.lr
     pruned = _without_clusters(base)
     pruned["defaults"] = {**pruned.get("defaults", {}), "codebook_format": "fp32"}
-    pruned["finetune"] = {"epochs": 0}
     rows: list[tuple[str, CompressionPlan | None]] = [("dense (fp32)", None)]
-    rows.append(("pruned", CompressionPlan.model_validate({**pruned, "name": f"{plan.name}-pruned"})))
-    for k in clusters:
+    rows.append(("pruned", _named(pruned, f"{plan.name}-pruned", "pruned", 0)))
+    for k in sorted(clusters):
         raw = _without_clusters(base)
         raw["defaults"] = {**raw.get("defaults", {}), "clusters": k}
-        raw["finetune"] = {"epochs": 0}
-        rows.append((f"pruned + {k} clusters", CompressionPlan.model_validate({**raw, "name": f"{plan.name}-k{k}"})))
-    if plan.finetune.epochs:
-        no_ft = {**base, "finetune": {**base.get("finetune", {}), "epochs": 0}, "name": f"{plan.name}-noft"}
-        rows.append((f"{plan.name} before fine-tuning", CompressionPlan.model_validate(no_ft)))
-        rows.append((f"{plan.name} after {plan.finetune.epochs} epochs of fine-tuning", plan))
-    else:
-        rows.append((plan.name, plan))
+        rows.append((f"pruned + {k} clusters", _named(raw, f"{plan.name}-k{k}", f"pruned + {k} clusters", 0)))
+        if finetune_epochs and k == min(clusters):
+            label = f"pruned + {k} clusters, fine-tuned {finetune_epochs} epochs"
+            rows.append((label, _named(raw, f"{plan.name}-k{k}-ft{finetune_epochs}", label, finetune_epochs, lr)))
+    rows.append((f"plan {plan.name}", _named(base, plan.name, plan.description, plan.finetune.epochs)))
+    if finetune_epochs and plan.finetune.epochs != finetune_epochs:
+        label = f"plan {plan.name}, fine-tuned {finetune_epochs} epochs"
+        rows.append((label, _named(base, f"{plan.name}-ft{finetune_epochs}", label, finetune_epochs, lr)))
     return rows
 
 
 def tradeoff(model_name: str, plan_arg: str, formats: NumberFormats, dataset: str, frames: int | None,
-             clusters: Sequence[int], progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+             clusters: Sequence[int], finetune_epochs: int = 0,
+             progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """One row per variant: its miss rate on ``dataset`` and its compressed size."""
     spec = get_model(model_name)
     rows = []
-    for label, plan in variants(load_plan(plan_arg), clusters):
+    for label, plan in variants(load_plan(plan_arg), clusters, finetune_epochs):
         if progress:
             progress(f"trade-off: {label}")
         if plan is None:

@@ -11,6 +11,7 @@ threshold is set on the training frames for a target recall.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,8 +162,10 @@ class ProposalModel:
         for li in np.unique(best[:, 1]).astype(int):
             sel = best[best[:, 1] == li]
             lvl = levels[li]
-            boxes.append(np.column_stack([window_boxes(lvl, sel[:, 2].astype(int), sel[:, 3].astype(int), self.geometry), sel[:, 0]]))
-            feats.append(np.stack([_window(lvl, int(r), int(c), self.geometry) for r, c in sel[:, 2:4]]))
+            rows, cols = sel[:, 2].astype(int), sel[:, 3].astype(int)
+            boxes.append(np.column_stack([window_boxes(lvl, rows, cols, self.geometry), sel[:, 0]]))
+            views = np.lib.stride_tricks.sliding_window_view(lvl.features.numpy(), self.geometry.cells, axis=(1, 2))
+            feats.append(views[:, rows, cols].transpose(1, 0, 2, 3).reshape(len(sel), -1))
         return np.concatenate(boxes), np.concatenate(feats)
 
     def scored_windows(self, levels: Sequence[Level]) -> np.ndarray:
@@ -340,6 +343,7 @@ def _fit_rescorer(model: ProposalModel, cache, frames: Sequence[Frame], pos: lis
                   say: Callable[[str], None], per_frame: int = 60, hidden: int = 64) -> Rescorer:
     """Train the second stage on what it will see: each training frame's top windows by linear score,
     labelled by overlap (IoU >= 0.5 with a pedestrian: positive; < 0.3 with every object: negative)."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
     rng = np.random.default_rng(seed)
@@ -364,7 +368,9 @@ def _fit_rescorer(model: ProposalModel, cache, frames: Sequence[Frame], pos: lis
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     say(f"proposal rescorer: {int(y.sum())} positive and {int((1 - y).sum())} negative windows")
     clf = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=1e-3, max_iter=30, random_state=seed, early_stopping=True)
-    clf.fit((x - mean) / scale, y)
+    with warnings.catch_warnings():  # 30 epochs is a time budget; early stopping usually ends sooner
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit((x - mean) / scale, y)
     return Rescorer(mean.astype(np.float32), scale.astype(np.float32), clf.coefs_[0].astype(np.float32),
                     clf.intercepts_[0].astype(np.float32), clf.coefs_[1][:, 0].astype(np.float32),
                     float(clf.intercepts_[1][0]))
