@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -63,7 +64,8 @@ def run_accelsim() -> dict:
             m.bias = None  # the peers model no biases
     cm = compress(model, load_plan(str(PLAN)), model_name="alexnet227-1000-matched")
     layers = build_workload(model, (3, 227, 227), cm)
-    cfg = load_hwconfig(str(HW.relative_to(ROOT)) if Path.cwd() == ROOT else str(HW))
+    os.chdir(ROOT)  # the hwconfig names its energy table by a path from the repository root
+    cfg = load_hwconfig(str(HW.relative_to(ROOT)))
     acc, entries = accelerator_from_config(cfg)
     t0 = time.perf_counter()
     frame = simulate_frame(layers, acc, M.BATCH)
