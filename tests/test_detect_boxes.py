@@ -154,8 +154,6 @@ def test_nms_limit_counts_kept_not_visited():
     np.testing.assert_array_equal(nms(dets, 0.5, limit=2), dets[[0, 2]])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: nms(limit=0) returns every surviving box instead of none "
-                                       "(the `len(keep) == limit` check runs only after an append)")
 def test_nms_limit_zero_keeps_nothing():
     dets = np.array([[0, 0, 1, 1, 0.9], [5, 5, 1, 1, 0.5]])
     assert len(nms(dets, 0.5, limit=0)) == 0

@@ -33,11 +33,11 @@ def nms(dets: np.ndarray, overlap: float, limit: int | None = None) -> np.ndarra
     keep: list[int] = []
     suppressed = np.zeros(len(dets), dtype=bool)
     for i in range(len(dets)):
+        if limit is not None and len(keep) >= limit:
+            break
         if suppressed[i]:
             continue
         keep.append(i)
-        if limit is not None and len(keep) == limit:
-            break
         suppressed |= iou[i] > overlap
     return dets[keep]
 

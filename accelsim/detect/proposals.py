@@ -189,7 +189,12 @@ class ProposalModel:
 
     def save(self, path: Path) -> None:
         g = self.geometry
-        np.savez(path, version=FORMAT_VERSION, weights=self.weights, bias=self.bias, threshold=self.threshold,
+        # through a file object, so that numpy does not append ".npz" to a path that lacks it
+        with open(path, "wb") as fh:
+            self._save(fh, g)
+
+    def _save(self, fh, g: Geometry) -> None:
+        np.savez(fh, version=FORMAT_VERSION, weights=self.weights, bias=self.bias, threshold=self.threshold,
                  max_proposals=self.max_proposals, nms_overlap=self.nms_overlap,
                  geometry=np.array([g.person_height, g.window_w, g.window_h, g.aspect, g.min_height, g.max_height,
                                     g.scales_per_octave], dtype=np.float64),
