@@ -94,6 +94,9 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
                      frames: int | None = None, progress=None) -> RunResult:
     cfg = hw if isinstance(hw, HardwareConfig) else load_hwconfig(hw)
     acc, entries = accelerator_from_config(cfg)
+    if dataset is not None and not compressed:
+        _check_detector(get_model(model_name))
+        open_dataset(dataset)  # a bad dataset is refused before minutes of compression
     if compressed:
         cm = load(compressed)
         spec = get_model(cm.model)
@@ -121,7 +124,7 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
         "hardware": cfg.name,
         "model": model_name,
         "plan": cm.plan.name,
-        **(accuracy.summary() if accuracy else {"dataset": None, "frames_evaluated": 0, "miss_rate_lamr": None}),
+        **(_accuracy_fields(accuracy) if accuracy else {"dataset": None, "frames_evaluated": 0, "miss_rate_lamr": None}),
         **frame.summary,
         "simulation_wall_s": sim_s,
         "accelsim_version": __version__,
@@ -134,13 +137,24 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
 def evaluate_design_accuracy(model: torch.nn.Module, spec, cm: CompressedModel | None, formats: NumberFormats,
                              dataset: str, frames: int | None, progress=None) -> Accuracy:
     """Miss rate of ``model`` (decoded weights) in ``formats`` on the first ``frames`` of ``dataset``."""
-    if spec.detector_dir is None:
-        raise ModelError(f"model '{spec.name}' has no detector to evaluate (no proposal stage); "
-                         f"--dataset needs a detector model such as deepped-small")
+    _check_detector(spec)
     data = open_dataset(dataset)
     chosen = first_frames(data, frames if frames is not None else default_frames(dataset))
     return accuracy_for(model, spec.detector_dir, formats, data, chosen, cm, cache=project_root() / "reports" / "cache",
                         progress=progress)
+
+
+def _accuracy_fields(accuracy: Accuracy) -> dict:
+    fields = accuracy.summary()
+    # the simulation's proposals_per_frame is this mean rounded to whole proposals
+    fields["proposals_per_frame_measured"] = fields.pop("proposals_per_frame")
+    return fields
+
+
+def _check_detector(spec) -> None:
+    if spec.detector_dir is None:
+        raise ModelError(f"model '{spec.name}' has no detector to evaluate (no proposal stage); "
+                         f"--dataset needs a detector model such as deepped-small")
 
 
 def default_frames(dataset: str) -> int | None:

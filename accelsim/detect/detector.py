@@ -84,8 +84,9 @@ class Detector:
             logits = self.classifier(crop(image_tensor(image), boxes, self.config.crop))
         return (logits[:, 1] - logits[:, 0]).double().numpy()
 
-    def __call__(self, image: np.ndarray) -> FrameOutput:
-        props = self.proposals.propose(image)
+    def __call__(self, image: np.ndarray, proposals: np.ndarray | None = None) -> FrameOutput:
+        """Detections of one image; ``proposals`` given when the proposal stage already ran on it."""
+        props = self.proposals.propose(image) if proposals is None else proposals
         margins = self.margins(image, props)
         scores = self.config.combiner(props[:, 4], margins)
         dets = nms(np.column_stack([props[:, :4], scores]), self.config.nms_overlap) if len(props) else props

@@ -27,7 +27,7 @@ from accelsim.detect.functional import FunctionalClassifier, NumberFormats
 from accelsim.detect.metric import REASONABLE, evaluate
 from accelsim.detect.proposals import ProposalModel
 from accelsim.detect.types import Frame
-from accelsim.errors import ModelError
+from accelsim.errors import DatasetError, ModelError
 
 CALIBRATION_FRAMES = 16  # synthetic 'val' frames whose proposal crops calibrate activation ranges
 
@@ -75,19 +75,43 @@ def functional_detector(model: nn.Module, detector_dir: Path, formats: NumberFor
     return Detector(base.proposals, base.config, classifier), classifier
 
 
+# Proposals of frames already seen in this process, by (proposal model hash, dataset, frame id): the
+# proposal stage does not depend on the classifier's weights or formats, so evaluating several
+# compression variants on the same frames (`accelsim tradeoff`) runs it once per frame.
+_PROPOSALS: dict[tuple[str, str, str], np.ndarray] = {}
+
+
+def _proposal_key(proposals: ProposalModel) -> str:
+    h = hashlib.sha256(np.ascontiguousarray(proposals.weights).tobytes())
+    h.update(repr((proposals.bias, proposals.threshold, proposals.max_proposals, proposals.nms_overlap,
+                   proposals.geometry, proposals.prefilter)).encode())
+    if proposals.rescorer is not None:
+        for v in vars(proposals.rescorer).values():
+            h.update(np.ascontiguousarray(v).tobytes())
+    return h.hexdigest()
+
+
 def run_detector(detector: Detector, classifier: FunctionalClassifier, frames: Sequence[Frame], dataset: str,
                  progress: Callable[[str], None] | None = None) -> Accuracy:
     t0 = time.perf_counter()
     detections, n_props = [], []
+    pkey = _proposal_key(detector.proposals) if isinstance(detector.proposals, ProposalModel) else None
     for i, frame in enumerate(frames):
-        out = detector(frame.image())
+        image = frame.image()
+        key = (pkey, dataset, frame.frame_id)
+        if pkey is not None and key not in _PROPOSALS:
+            _PROPOSALS[key] = detector.proposals.propose(image)
+        out = detector(image, _PROPOSALS.get(key))
         detections.append(out.detections)
         n_props.append(len(out.proposals))
         if progress and ((i + 1) % 25 == 0 or i + 1 == len(frames)):
             elapsed = time.perf_counter() - t0
             progress(f"evaluating {dataset}: {i + 1}/{len(frames)} frames, {elapsed:.0f} s, "
                      f"eta {elapsed / (i + 1) * (len(frames) - i - 1):.0f} s")
-    result = evaluate([f.objects for f in frames], detections, REASONABLE)
+    try:
+        result = evaluate([f.objects for f in frames], detections, REASONABLE)
+    except ValueError as exc:  # no pedestrian in the frames that the protocol counts
+        raise DatasetError(f"{dataset}, first {len(frames)} frames: {exc}; evaluate more frames") from None
     return Accuracy(
         dataset=dataset, frames_evaluated=len(frames), miss_rate_lamr=float(result.lamr), positives=result.positives,
         proposals_per_frame=float(np.mean(n_props)), detections_per_frame=float(np.mean([len(d) for d in detections])),

@@ -123,7 +123,7 @@ def train_classifier(model: nn.Module, batches: CropBatches, epochs: int, lr: fl
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(y)
+            total += loss.item() * len(y)
             n += len(y)
         if progress:
             progress(f"classifier epoch {epoch + 1}/{epochs}: loss {total / n:.4f}")

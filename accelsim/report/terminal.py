@@ -32,4 +32,9 @@ def run_text(layers: pd.DataFrame, summary: dict) -> str:
         f"cold first frame: {s['cold_frame']['energy_uj']:,.1f} uJ, {s['cold_frame']['latency_ms']:,.3f} ms, "
         f"DRAM {s['cold_frame']['dram_bytes'] / 2**20:,.2f} MiB",
     ]
+    if s.get("dataset"):
+        lines.append(
+            f"miss rate (log-average, Caltech reasonable) {s['miss_rate_lamr']:.2%} on {s['dataset']}, "
+            f"{s['frames_evaluated']} frames, {s['number_formats']}; "
+            f"{s['proposals_per_frame_measured']:.1f} proposals/frame measured")
     return "\n".join(lines)
