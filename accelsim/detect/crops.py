@@ -27,7 +27,7 @@ class CropSpec:
 def image_tensor(image: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float in [-0.5, 0.5]: zero is mid-grey, so the zero padding that
     sampling outside the frame produces is neutral."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0).sub_(0.5)
+    return torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0).div_(255.0).sub_(0.5)
 
 
 def crop(image: torch.Tensor, boxes: np.ndarray, spec: CropSpec, flip: np.ndarray | None = None) -> torch.Tensor:

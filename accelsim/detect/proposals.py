@@ -316,7 +316,7 @@ def _fit(pos: list[np.ndarray], neg: list[np.ndarray], geometry: Geometry, c: fl
 def train_proposals(frames: Sequence[Frame], *, geometry: Geometry = Geometry(), seed: int = 0,
                     negatives_per_frame: int = 40, hard_per_frame: int = 20, target_recall: float = 0.97,
                     max_proposals: int = 64, nms_overlap: float = 0.5, c: float = 0.05,
-                    progress: Callable[[str], None] | None = None) -> ProposalModel:
+                    progress: Callable[[str], None] | None = None, recall: list | None = None) -> ProposalModel:
     """Fit the window scorer on ``frames`` and set its threshold so that ``target_recall`` of the
     trainable pedestrians have a proposal with IoU >= 0.5 among the frame's ``max_proposals``."""
     say = progress or (lambda _m: None)
@@ -339,8 +339,10 @@ def train_proposals(frames: Sequence[Frame], *, geometry: Geometry = Geometry(),
     say(f"proposal scorer: {len(pos)} positives, {len(neg)} negatives (with hard negatives)")
     model.weights, model.bias = _fit(pos, neg, geometry, c)
     model.rescorer = _fit_rescorer(model, cache, frames, pos, seed, say)
-    model.threshold, recall = _recall_threshold(model, cache, frames, target_recall)
-    say(f"proposal threshold {model.threshold:.4f}: training recall {recall:.1%} at <= {max_proposals} proposals/frame")
+    model.threshold, reached = _recall_threshold(model, cache, frames, target_recall)
+    say(f"proposal threshold {model.threshold:.4f}: training recall {reached:.1%} at <= {max_proposals} proposals/frame")
+    if recall is not None:  # reported in the model card
+        recall.append(reached)
     return model
 
 
