@@ -53,8 +53,30 @@ def test_readme_compress_example_runs(tmp_path):
 
 @pytest.mark.slow
 def test_main_job_end_to_end(tmp_path):
-    """The README's first command, on the full-size model and the embedded default."""
+    """The README's first command: the small trained detector, compressed with its plan, evaluated on
+    generated scenes in the embedded formats and simulated on the embedded default."""
     args = _accelsim_args(_quick_start()[0]) + ["--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "run"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "deepped-small" and summary["dataset"] == "synthetic(seed=0, split=test)"
+    assert summary["frames_evaluated"] == 200
+    assert 0.0 < summary["miss_rate_lamr"] < 1.0
+    # the shipped plan exists to fit the 384 KiB weight share: no weight traffic in steady state
+    assert summary["weights_resident"] is True and summary["dram_weight_bytes_per_frame"] == 0
+    assert summary["compressed_weight_bytes"] <= summary["sram_weight_bytes"]
+    assert summary["proposals_per_frame"] == max(1, round(summary["proposals_per_frame_measured"]))
+    assert summary["latency_per_frame_ms"] >= summary["roofline_bound_ms"]
+    assert (out / "miss_rate_curve.csv").is_file()
+
+
+@pytest.mark.slow
+def test_full_size_worked_example(tmp_path):
+    """The README's worked example on the full-size classifier, which does not fit: weights stream."""
+    example = next(line.strip("`") for line in README.splitlines()
+                   if line.startswith("`accelsim run --hw embedded-45nm --model deepped-alexnet"))
+    args = _accelsim_args(example.split("`")[0]) + ["--out", str(tmp_path / "run")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     out = tmp_path / "run"
@@ -63,6 +85,7 @@ def test_main_job_end_to_end(tmp_path):
                 "compressed_weight_bytes", "sram_bytes", "roofline_bound_ms", "energy_breakdown_pj",
                 "proposals_per_frame", "frames"):
         assert key in summary
+    assert summary["dataset"] is None and summary["proposals_per_frame"] == 10
     assert summary["latency_per_frame_ms"] >= summary["roofline_bound_ms"]
     # 384 KiB of weight SRAM cannot hold 8 MiB of compressed weights: they stream every frame.
     assert summary["weights_resident"] is False
