@@ -1,7 +1,7 @@
 """Benchmark: frames per second of the functional evaluation (the detector on generated scenes, the
 classifier in the hardware's number formats), small and full-size classifiers, on this CPU.
 
-Run: python benchmarks/bench_detect.py [--frames N] [--proposals P]
+Run: python benchmarks/bench_detect.py [--frames N] [--full-frames M] [--proposals P]
 
 For each classifier it times, on the same frames and the same proposals:
 - the proposal stage alone (channel-feature pyramid, linear scorer, perceptron rescorer, NMS);
@@ -33,7 +33,9 @@ from accelsim.model import get_model
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=20)
-    ap.add_argument("--proposals", type=int, default=64, help="cap on proposals per frame for the full-size classifier")
+    ap.add_argument("--full-frames", type=int, default=3,
+                    help="frames for the full-size classifier (seconds per frame in fixed point)")
+    ap.add_argument("--proposals", type=int, default=64, help="cap on proposals per frame")
     args = ap.parse_args()
 
     small = get_model("deepped-small")
@@ -55,7 +57,8 @@ def main() -> None:
         spec = get_model(name)
         model = spec.build()
         crop_spec = CropSpec(size=size)
-        crops = [crop(image_tensor(im), b[: args.proposals], crop_spec) for im, b in zip(images, boxes)]
+        n = args.frames if name == "deepped-small" else min(args.full_frames, args.frames)
+        crops = [crop(image_tensor(im), b[: args.proposals], crop_spec) for im, b in zip(images[:n], boxes[:n])]
         calib = calibration_crops(proposals, crop_spec, val_frames[:4])
         timings = {}
         for mode, classifier in (("float32", FunctionalClassifier(model, NumberFormats.float32())),
@@ -65,12 +68,12 @@ def main() -> None:
             with torch.no_grad():
                 for c in crops:
                     classifier(c)
-            timings[mode] = (time.perf_counter() - t) / args.frames
+            timings[mode] = (time.perf_counter() - t) / n
         per_frame_crops = np.mean([len(c) for c in crops])
         base = timings["float32"]
         for mode, t_cls in timings.items():
             fps = 1.0 / (t_prop + t_cls)
-            print(f"{name:16s} {mode:22s} classifier {1e3 * t_cls:8.1f} ms/frame ({per_frame_crops:.0f} crops), "
+            print(f"{name:16s} {mode:22s} classifier {1e3 * t_cls:8.1f} ms/frame ({per_frame_crops:.0f} crops, {n} frames), "
                   f"detector {fps:6.2f} frames/s, classifier time x{t_cls / base:.2f} of float32")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
