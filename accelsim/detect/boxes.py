@@ -18,7 +18,10 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ih = np.minimum(ay2[:, None], by2[None]) - np.maximum(a[:, 1][:, None], b[:, 1][None])
     inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
     union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    # corners computed as x + w round differently from w itself, which can put identical tiny boxes a
+    # few ulps above 1
+    return np.minimum(iou, 1.0)
 
 
 def nms(dets: np.ndarray, overlap: float, limit: int | None = None) -> np.ndarray:
