@@ -26,6 +26,7 @@ from accelsim.compress.plan import CompressionPlan
 from accelsim.config import HardwareConfig, load_hwconfig
 from accelsim.detect.datasets import first_frames, open_dataset
 from accelsim.detect.evaluate import Accuracy, accuracy_for
+from accelsim.detect.types import Dataset
 from accelsim.detect.functional import NumberFormats
 from accelsim.errors import ConfigError, ModelError
 from accelsim.model import get_model
@@ -94,9 +95,11 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
                      frames: int | None = None, progress=None) -> RunResult:
     cfg = hw if isinstance(hw, HardwareConfig) else load_hwconfig(hw)
     acc, entries = accelerator_from_config(cfg)
-    if dataset is not None and not compressed:
-        _check_detector(get_model(model_name))
-        open_dataset(dataset)  # a bad dataset is refused before minutes of compression
+    data = None
+    if dataset is not None:
+        if not compressed:
+            _check_detector(get_model(model_name))
+        data = open_dataset(dataset)  # a bad dataset is refused before minutes of compression
     if compressed:
         cm = load(compressed)
         spec = get_model(cm.model)
@@ -110,7 +113,7 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
     accuracy = None
     density = None
     if dataset is not None:
-        accuracy = evaluate_design_accuracy(model, spec, cm, NumberFormats.from_hardware(cfg), dataset, frames, progress)
+        accuracy = evaluate_design_accuracy(model, spec, cm, NumberFormats.from_hardware(cfg), data, frames, progress)
         # the accelerator runs the CNN once per proposal; a frame with a fraction of a proposal does not exist
         proposals = max(1, round(accuracy.proposals_per_frame))
         density = accuracy.activation_density
@@ -135,11 +138,12 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
 
 
 def evaluate_design_accuracy(model: torch.nn.Module, spec, cm: CompressedModel | None, formats: NumberFormats,
-                             dataset: str, frames: int | None, progress=None) -> Accuracy:
-    """Miss rate of ``model`` (decoded weights) in ``formats`` on the first ``frames`` of ``dataset``."""
+                             dataset: str | Dataset, frames: int | None, progress=None) -> Accuracy:
+    """Miss rate of ``model`` (decoded weights) in ``formats`` on the first ``frames`` of ``dataset``
+    (a spec such as ``synthetic`` or an opened dataset)."""
     _check_detector(spec)
-    data = open_dataset(dataset)
-    chosen = first_frames(data, frames if frames is not None else default_frames(dataset))
+    data = open_dataset(dataset) if isinstance(dataset, str) else dataset
+    chosen = first_frames(data, frames if frames is not None else default_frames(data.name))
     return accuracy_for(model, spec.detector_dir, formats, data, chosen, cm, cache=project_root() / "reports" / "cache",
                         progress=progress)
 
