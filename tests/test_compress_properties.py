@@ -10,7 +10,6 @@ import heapq
 from collections import OrderedDict
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -393,7 +393,6 @@ def _format_errors(source: str, exc: ValidationError) -> str:
     """One line per problem, naming the dotted field; a misspelt key is reported once, as unknown
     (with the likely intended name), not again as the required field it failed to set."""
     errors = exc.errors()
-    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
     explained: set[tuple] = set()
     lines = []
     for err in errors:

@@ -158,7 +158,6 @@ def _accumulate(rows: dict, m: LayerMapping, t: LayerTiming, acc: Accelerator, c
     }
     row = rows.get(m.layer.name)
     if row is None:
-        st = m.layer.storage
         rows[m.layer.name] = row = {
             "layer": m.layer.name,
             "kind": m.layer.kind,

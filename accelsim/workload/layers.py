@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 

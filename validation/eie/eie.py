@@ -81,7 +81,6 @@ def eie_hand_figures(kept: int, entries: int) -> dict:
 
 
 def fc7_workload():
-    import torch  # noqa: F401  (imported by accelsim anyway; explicit for readers)
     from torch import nn
 
     from accelsim.compress import compress, load_plan

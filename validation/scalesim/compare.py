@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from designs import CACHE, DESIGN_BY_NAME, DESIGNS, HWCONFIGS, LAYER_BY_NAME, LAYERS, Design, PeerLayer  # noqa: E402
+from designs import CACHE, DESIGNS, HWCONFIGS, LAYER_BY_NAME, LAYERS, Design, PeerLayer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "validation.md"
