@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelsim.detect.boxes import iou_matrix, nms, with_aspect
+from accelsim.detect.boxes import iou_matrix, nms
+from accelsim.detect.metric import resize_to_aspect
 
 
 def _iou(a, b):
@@ -199,18 +200,18 @@ def test_nms_properties(rows, overlap, limit):
             assert cover.any() and kept[cover, 4].max() >= d[4]
 
 
-# -- with_aspect ------------------------------------------------------------------------------------
+# -- aspect standardisation (one implementation, in the metric) ------------------------------------------------------------------------------------
 
-def test_with_aspect_hand_values():
+def test_resize_to_aspect_hand_values():
     boxes = np.array([[10, 20, 30, 40], [0, 0, 10, 100]], float)
-    got = with_aspect(boxes, 0.5)
+    got = resize_to_aspect(boxes, 0.5)
     # widths 0.5 * height = 20 and 50, centres x = 25 and 5 kept
     np.testing.assert_allclose(got, [[15, 20, 20, 40], [-20, 0, 50, 100]], rtol=0, atol=1e-12)
 
 
-def test_with_aspect_keeps_extra_columns_and_input():
+def test_resize_to_aspect_keeps_extra_columns_and_input():
     boxes = np.array([[0, 0, 20, 100, 0.75]])
     before = boxes.copy()
-    got = with_aspect(boxes, 0.41)
+    got = resize_to_aspect(boxes, 0.41)
     np.testing.assert_allclose(got, [[-10.5, 0, 41, 100, 0.75]], rtol=0, atol=1e-12)
     np.testing.assert_array_equal(boxes, before)

@@ -44,11 +44,3 @@ def nms(dets: np.ndarray, overlap: float, limit: int | None = None) -> np.ndarra
         suppressed |= iou[i] > overlap
     return dets[keep]
 
-
-def with_aspect(boxes: np.ndarray, aspect: float) -> np.ndarray:
-    """Boxes resized to width = aspect * height about their centre, height kept."""
-    out = np.array(boxes, dtype=np.float64, copy=True)
-    w = aspect * out[:, 3]
-    out[:, 0] += (out[:, 2] - w) / 2
-    out[:, 2] = w
-    return out
