@@ -30,3 +30,7 @@ class ModelError(AccelsimError):
 
 class DatasetError(AccelsimError):
     """A dataset that is missing, malformed or corrupt (a bad .seq header, a missing .vbb, bad JSON)."""
+
+
+class SweepError(AccelsimError):
+    """A sweep spec that does not validate, or a results store that belongs to another sweep."""
