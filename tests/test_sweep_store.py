@@ -200,6 +200,7 @@ def test_points_recorded_before_sigkill_survive(tmp_path):
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
+        child.stdout.close()
     assert child.returncode == -signal.SIGKILL
     # The child died with its commits still in the write-ahead log: reopening must replay them.
     assert (tmp_path / (SweepStore.FILENAME + "-wal")).stat().st_size > 0
