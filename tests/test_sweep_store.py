@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pandas as pd
@@ -98,6 +99,22 @@ def test_finished_and_retry_of_a_failed_point(tmp_path):
         store.record(_ok(1))
         assert store.finished(include_failed=False) == {"p000", "p001"}
         assert list(store.results()["status"]) == ["ok", "ok"]
+
+
+def test_points_recorded_from_many_threads_are_all_kept_with_their_layers(tmp_path):
+    with SweepStore.open(tmp_path, "h", "s", resume=False) as store:
+        def work(t: int) -> None:
+            for i in range(t * 50, t * 50 + 50):
+                store.record(_ok(i), [{"layer": "conv1", "cycles": i}, {"layer": "fc", "cycles": -i}])
+                store.results()  # readers interleave with writers
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert list(store.results()["index"]) == list(range(300))
+        layers = store.layer_results()
+    assert list(layers["cycles"]) == [c for i in range(300) for c in (i, -i)]
 
 
 def test_variants_round_trip_and_survive_reopen(tmp_path):

@@ -70,8 +70,9 @@ class SweepStore:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self._conn = conn
-        # Executors may report finished points from callback threads; one writer at a time.
-        self._lock = threading.Lock()
+        # Executors may report finished points from callback threads: one statement at a time, so a
+        # reader never sees a point whose layer rows are still being written.
+        self._lock = threading.RLock()
 
     @classmethod
     def open(cls, out_dir: Path, spec_hash: str, spec_text: str, *, resume: bool) -> SweepStore:
@@ -151,12 +152,14 @@ class SweepStore:
     @property
     def meta(self) -> dict[str, str]:
         """spec_hash, spec_text, created_utc, accelsim_version and store_format of this store."""
-        return dict(self._conn.execute("SELECT key, value FROM meta"))
+        with self._lock:
+            return dict(self._conn.execute("SELECT key, value FROM meta"))
 
     def finished(self, *, include_failed: bool = True) -> set[str]:
         """point_ids already recorded: ok ones, and failed ones unless ``include_failed`` is False."""
         sql = "SELECT point_id FROM points" + ("" if include_failed else " WHERE status = 'ok'")
-        return {row[0] for row in self._conn.execute(sql)}
+        with self._lock:
+            return {row[0] for row in self._conn.execute(sql)}
 
     def record(self, point: dict, layers: list[dict] | None = None) -> None:
         """Commit one finished point (and its per-layer rows), replacing any earlier record of it."""
@@ -184,7 +187,8 @@ class SweepStore:
 
     def variant(self, key: str) -> dict | None:
         """The recorded phase-1 result of a compression variant, or None."""
-        row = self._conn.execute("SELECT payload_json FROM variants WHERE key = ?", (key,)).fetchone()
+        with self._lock:
+            row = self._conn.execute("SELECT payload_json FROM variants WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def results(self) -> pd.DataFrame:
@@ -193,19 +197,22 @@ class SweepStore:
         Columns: point_id, index, status, error, then the other keys in the order they first appear
         going through the points by index (so the order does not depend on which worker finished
         first); a key a point lacks (a failed point's metrics) is NaN."""
-        rows = [json.loads(r[0]) for r in self._conn.execute("SELECT row_json FROM points ORDER BY idx, point_id")]
+        with self._lock:
+            stored = self._conn.execute("SELECT row_json FROM points ORDER BY idx, point_id").fetchall()
+        rows = [json.loads(r[0]) for r in stored]
         return _frame(rows, list(_POINT_KEYS))
 
     def layer_results(self) -> pd.DataFrame:
         """One row per (point, layer): point_id, index, then the layer rows' keys; empty if none."""
-        rows = []
-        for point_id, idx, row_json in self._conn.execute(
-                "SELECT point_id, idx, row_json FROM layers ORDER BY idx, point_id, seq"):
-            rows.append({"point_id": point_id, "index": idx, **json.loads(row_json)})
+        with self._lock:
+            stored = self._conn.execute(
+                "SELECT point_id, idx, row_json FROM layers ORDER BY idx, point_id, seq").fetchall()
+        rows = [{"point_id": point_id, "index": idx, **json.loads(row_json)} for point_id, idx, row_json in stored]
         return _frame(rows, ["point_id", "index"])
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
 
     def __enter__(self) -> SweepStore:
         return self
