@@ -49,6 +49,8 @@ def main() -> None:
                                            simulate one design point: reports/run-<hw>-<plan>/
       accelsim eval --plan none            miss rate of the uncompressed detector
       accelsim train                       retrain the small detector on generated scenes
+      accelsim sweep sweeps/embedded-default.yaml
+                                           sweep SRAM size, clusters and pruning; recommend a design
     """
 
 
@@ -302,6 +304,91 @@ def compress(model_name, plan_arg, weights, finetune_epochs, out, as_json) -> No
         click.echo(json.dumps(compression_json(cm), indent=2))
     else:
         click.echo(compression_text(cm))
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (holds the resumable store). "
+              "Default: reports/sweep-<name>/")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: a pool of processes on this machine; dask: a Dask distributed cluster.")
+@click.option("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786); without it, "
+              "--executor dask starts a local Dask cluster.")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes. Default: all cores.")
+@click.option("--resume", is_flag=True, help="Continue the sweep stored in --out; finished points are not rerun.")
+@click.option("--retry-failed", is_flag=True, help="With --resume, rerun the points that failed.")
+@click.option("--layers", "per_layer", is_flag=True, help="Also store one row per design point and layer (layers.csv).")
+@_user_errors
+def sweep(spec, out, executor, scheduler, workers, resume, retry_failed, per_layer) -> None:
+    """Sweep a design space declared in SPEC (YAML) and recommend a design.
+
+    \b
+    SPEC names a base hardware config, model and plan; axes over any hardware-config path
+    (sram.size, sram.banks, mac_array.rows, dram.preset, decoders.count, ...) or plan path
+    (plan.groups.conv.clusters, plan.sparsity, plan.defaults.codebook_format, plan.finetune.epochs,
+    ...); grid or seeded random sampling; constraints (max_miss_rate, min_fps, max_power_mw,
+    max_sram_bytes); and the objective (energy, area or weighted). See sweeps/embedded-default.yaml.
+
+    \b
+    Each compression variant is compressed and evaluated for accuracy once (and cached); points
+    that differ only in hardware just simulate. Every finished point is stored at once in
+    OUT/sweep.sqlite: a killed sweep continues with --resume, a failing point records its error and
+    the sweep goes on. Writes results.csv/.parquet (one row per design point), pareto.csv,
+    recommendation.md/.json and pareto.png to OUT.
+    """
+    from accelsim.resources import project_root
+    from accelsim.sweep.runner import run_sweep
+    from accelsim.sweep.spec import load_sweep
+
+    if retry_failed and not resume:
+        raise click.UsageError("--retry-failed continues a stored sweep; add --resume")
+    if scheduler and executor != "dask":
+        raise click.UsageError("--scheduler needs --executor dask")
+    loaded = load_sweep(spec)
+    folder = Path(out) if out else project_root() / "reports" / f"sweep-{loaded.spec.name}"
+    bars = _Bars()
+    try:
+        result = run_sweep(loaded, folder, executor=executor, workers=workers, scheduler=scheduler, resume=resume,
+                           retry_failed=retry_failed, per_layer=per_layer, progress=bars.progress(),
+                           spec_text=Path(spec).read_text())
+    except KeyboardInterrupt:
+        bars.close()
+        click.echo(f"interrupted: every finished point is stored in {folder}/; continue with "
+                   f"`accelsim sweep {spec} --out {folder} --resume`", err=True)
+        sys.exit(130)
+    bars.close()
+    click.echo(result["summary"])
+    _progress(f"{result['ran']} of {result['points']} design points run in {result['wall_s']:.1f} s "
+              f"({result['ok_run']} ok, {result['failed_run']} failed, {result['variants_run']} compression variants); "
+              f"wrote {folder}/ ({', '.join(p.name for p in result['files'])})")
+
+
+class _Bars:
+    """tqdm progress bars with ETA on stderr, one per sweep phase."""
+
+    def __init__(self):
+        self._bars = {}
+
+    def progress(self):
+        from accelsim.sweep.runner import SweepProgress
+
+        return SweepProgress(start=self._start, advance=self._advance, message=_progress)
+
+    def _start(self, phase: str, total: int) -> None:
+        from tqdm import tqdm
+
+        if phase in self._bars:
+            self._bars[phase].close()
+        self._bars[phase] = tqdm(total=total, desc=phase, unit="pt" if phase == "points" else "variant",
+                                 file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+
+    def _advance(self, phase: str, n: int) -> None:
+        self._bars[phase].update(n)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ from accelsim.errors import ConfigError, ModelError
 from accelsim.model import get_model
 from accelsim.resources import project_root
 from accelsim.sim.build import accelerator_from_config, check_decoders
-from accelsim.sim.frame import simulate_frame
-from accelsim.workload import build_workload
+from accelsim.sim.frame import FrameResult, simulate_frame
+from accelsim.workload import Layer, build_workload
 
 LAYER_COLUMNS = [
     "layer", "kind", "macs", "macs_executed", "compressed_weight_bytes", "pinned", "loop_order", "weight_tiles",
@@ -94,7 +94,6 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
                      proposals: int = 10, compressed: str | None = None, dataset: str | None = None,
                      frames: int | None = None, progress=None) -> RunResult:
     cfg = hw if isinstance(hw, HardwareConfig) else load_hwconfig(hw)
-    acc, entries = accelerator_from_config(cfg)
     data = None
     if dataset is not None:
         if not compressed:
@@ -109,7 +108,7 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
         model, cm = compressed_for(model_name, plan_arg, weights, progress=progress)
         spec = get_model(model_name)
     layers = build_workload(model, spec.input_shape, cm)
-    check_decoders(cfg, layers, f"hardware config '{cfg.name}'")
+    check_decoders(cfg, layers, f"hardware config '{cfg.name}'")  # before minutes of evaluation
     accuracy = None
     density = None
     if dataset is not None:
@@ -118,10 +117,7 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
         proposals = max(1, round(accuracy.proposals_per_frame))
         density = accuracy.activation_density
     t0 = time.perf_counter()
-    try:
-        frame = simulate_frame(layers, acc, proposals, activation_density=density)
-    except ConfigError as exc:  # the tiling found a share too small for this workload
-        raise ConfigError(f"hardware config '{cfg.name}': {exc}") from None
+    frame, entries = simulate_design(cfg, layers, proposals, density)
     sim_s = time.perf_counter() - t0
     summary = {
         "hardware": cfg.name,
@@ -135,6 +131,17 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
     table = frame.layers[LAYER_COLUMNS].copy()
     table.insert(4, "input_activation_density", [(density or {}).get(name, 1.0) for name in table["layer"]])
     return RunResult(table, summary, cfg, entries, accuracy.curve if accuracy else None)
+
+
+def simulate_design(cfg: HardwareConfig, layers: list[Layer], proposals: int,
+                    density: dict[str, float] | None = None) -> tuple[FrameResult, list[dict]]:
+    """One frame of ``layers`` on ``cfg``, and the energy/area table entries behind its figures."""
+    acc, entries = accelerator_from_config(cfg)
+    check_decoders(cfg, layers, f"hardware config '{cfg.name}'")
+    try:
+        return simulate_frame(layers, acc, proposals, activation_density=density), entries
+    except ConfigError as exc:  # the tiling found a share too small for this workload
+        raise ConfigError(f"hardware config '{cfg.name}': {exc}") from None
 
 
 def evaluate_design_accuracy(model: torch.nn.Module, spec, cm: CompressedModel | None, formats: NumberFormats,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -69,8 +70,12 @@ def functional_detector(model: nn.Module, detector_dir: Path, formats: NumberFor
     base = Detector.load(detector_dir, model)
     calibration = None
     if formats.activation_bits is not None:
-        val = SyntheticScenes(seed=0, split="val", frames=CALIBRATION_FRAMES)
-        calibration = calibration_crops(base.proposals, base.config.crop, [val[i] for i in range(len(val))])
+        # the crops depend on the proposal stage only, so variants evaluated in one process share them
+        key = (_proposal_key(base.proposals), repr(base.config.crop))
+        if key not in _CALIBRATION:
+            val = SyntheticScenes(seed=0, split="val", frames=CALIBRATION_FRAMES)
+            _CALIBRATION[key] = calibration_crops(base.proposals, base.config.crop, [val[i] for i in range(len(val))])
+        calibration = _CALIBRATION[key]
     classifier = FunctionalClassifier(model, formats, compressed, calibration=calibration)
     return Detector(base.proposals, base.config, classifier), classifier
 
@@ -79,6 +84,23 @@ def functional_detector(model: nn.Module, detector_dir: Path, formats: NumberFor
 # proposal stage does not depend on the classifier's weights or formats, so evaluating several
 # compression variants on the same frames (`accelsim tradeoff`) runs it once per frame.
 _PROPOSALS: dict[tuple[str, str, str], np.ndarray] = {}
+_CALIBRATION: dict[tuple[str, str], torch.Tensor] = {}
+# Pixels of frames already seen, up to a budget: a generated scene takes longer to render than the
+# small classifier takes to score its proposals.
+_IMAGES: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+IMAGE_CACHE_BYTES = 512 * 2**20
+
+
+def _image(frame: Frame, dataset: str) -> np.ndarray:
+    key = (dataset, frame.frame_id)
+    if key in _IMAGES:
+        _IMAGES.move_to_end(key)
+        return _IMAGES[key]
+    image = frame.image()
+    _IMAGES[key] = image
+    while sum(a.nbytes for a in _IMAGES.values()) > IMAGE_CACHE_BYTES and len(_IMAGES) > 1:
+        _IMAGES.popitem(last=False)
+    return image
 
 
 def _proposal_key(proposals: ProposalModel) -> str:
@@ -97,7 +119,7 @@ def run_detector(detector: Detector, classifier: FunctionalClassifier, frames: S
     detections, n_props = [], []
     pkey = _proposal_key(detector.proposals) if isinstance(detector.proposals, ProposalModel) else None
     for i, frame in enumerate(frames):
-        image = frame.image()
+        image = _image(frame, dataset)
         key = (pkey, dataset, frame.frame_id)
         if pkey is not None and key not in _PROPOSALS:
             _PROPOSALS[key] = detector.proposals.propose(image)

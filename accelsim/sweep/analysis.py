@@ -448,6 +448,8 @@ def _plot(path: Path, evaluated: pd.DataFrame, rec: Recommendation, title: str) 
     style = {"c": sram, "cmap": "viridis", "norm": LogNorm(finite_sram.min(), finite_sram.max())} if coloured else {
         "color": "tab:blue"}
     for mask, alpha, label in ((~feasible, 0.25, "fails a constraint"), (feasible, 0.9, "meets every constraint")):
+        if not mask.any():
+            continue
         kw = {k: (v[mask] if k == "c" else v) for k, v in style.items()}
         points = ax.scatter(x[mask], energy[mask], s=18, alpha=alpha, linewidths=0, label=label, **kw)
     if coloured:
@@ -470,8 +472,9 @@ def _plot(path: Path, evaluated: pd.DataFrame, rec: Recommendation, title: str) 
     if has_miss:
         ax.set_xlabel("log-average miss rate (%)")
     else:
-        ax.set_xscale("log", base=2)
-        ax.xaxis.set_minor_locator(NullLocator())
+        if len(np.unique(finite_sram)) > 1:  # a log axis over one value has no range to scale
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _size(v)))
         ax.set_xlabel("SRAM size (sweep has no dataset: no miss rate)")
     finite_energy = energy[np.isfinite(energy) & (energy > 0)]

@@ -1,0 +1,367 @@
+"""Running a sweep: compression variants first, then the hardware points of each, on an executor.
+
+Two kinds of task, both pure functions of their arguments (so any executor gives the same rows):
+
+* a *variant* task compresses the model with one plan variant and evaluates its miss rate once per
+  number format the variant's hardware points use; compression and accuracy also go through the
+  on-disk caches of ``accelsim run``, so a resumed sweep or a second sweep with the same variants
+  recomputes neither;
+* a *points* task simulates a chunk of design points that share a variant's workload.
+
+Points tasks of a variant are submitted as soon as its variant task finishes, so the executor never
+idles while other variants compress. The driver records every finished point in the store at once;
+a killed sweep resumes with the points that had not finished.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import astuple, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from accelsim.config import HardwareConfig
+from accelsim.detect.functional import NumberFormats
+from accelsim.errors import AccelsimError, SweepError
+from accelsim.sweep.spec import DesignPoint, Sweep
+
+POINTS_PER_TASK = 16  # large enough to amortise shipping a workload (a few MB) to a worker
+
+
+@dataclass(frozen=True)
+class VariantTask:
+    key: str
+    model: str
+    plan: dict  # CompressionPlan.to_dict()
+    formats: tuple[NumberFormats, ...]
+    dataset: str | None
+    frames: int | None
+
+
+@dataclass
+class VariantOutcome:
+    key: str
+    layers: list | None = None  # the workload (accelsim.workload.Layer), None when the variant failed
+    compressed_weight_bytes: float | None = None
+    accuracy: dict[tuple, dict] = field(default_factory=dict)  # astuple(formats) -> miss rate, proposals, density
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PointItem:
+    point_id: str
+    index: int
+    values: dict[str, Any]
+    hardware: HardwareConfig
+    formats: tuple
+
+
+def _quiet_worker() -> None:
+    """One thread per worker process: the executor already fills every core with processes."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_variant(task: VariantTask) -> VariantOutcome:
+    from accelsim.compress.plan import CompressionPlan
+    from accelsim.model import get_model
+    from accelsim.run import compressed_for, evaluate_design_accuracy
+    from accelsim.workload import build_workload
+
+    _quiet_worker()
+    try:
+        spec = get_model(task.model)
+        model, cm = compressed_for(task.model, CompressionPlan.model_validate(task.plan))
+        layers = build_workload(model, spec.input_shape, cm)
+        outcome = VariantOutcome(task.key, layers, float(cm.totals()["compressed_bytes"]))
+        if task.dataset is not None:
+            for formats in task.formats:
+                acc = evaluate_design_accuracy(model, spec, cm, formats, task.dataset, task.frames)
+                outcome.accuracy[astuple(formats)] = {
+                    "miss_rate_lamr": acc.miss_rate_lamr, "proposals_per_frame": acc.proposals_per_frame,
+                    "density": acc.activation_density}
+        return outcome
+    except Exception as exc:  # noqa: BLE001 - a failing variant fails its points, not the sweep
+        return VariantOutcome(task.key, error=_message(exc))
+
+
+def run_points(layers: list, items: list[PointItem], accuracy: dict[tuple, dict], default_proposals: int,
+               per_layer: bool) -> list[tuple[dict, list[dict] | None]]:
+    """Simulate each point; a point that fails is returned with its error, the others go on."""
+    from accelsim.run import simulate_design
+    from accelsim.tech.model import TechModel
+
+    _quiet_worker()
+    out = []
+    for item in items:
+        row = {"point_id": item.point_id, "index": item.index, "status": "ok", "error": None, **item.values}
+        try:
+            acc = accuracy.get(item.formats)
+            proposals = max(1, round(acc["proposals_per_frame"])) if acc else default_proposals
+            frame, _ = simulate_design(item.hardware, layers, proposals, acc["density"] if acc else None)
+            s = frame.summary
+            row.update({
+                "energy_per_frame_uj": s["energy_per_frame_uj"],
+                "latency_per_frame_ms": s["latency_per_frame_ms"],
+                "frames_per_s": s["frames_per_s"],
+                "dram_bytes_per_frame": s["dram_bytes_per_frame"],
+                "dram_weight_bytes_per_frame": s["dram_weight_bytes_per_frame"],
+                "weights_resident": s["weights_resident"],
+                "pinned_layers": ",".join(s["pinned_layers"]),
+                "compressed_weight_bytes": s["compressed_weight_bytes"],
+                "sram_bytes": item.hardware.sram.size,
+                "sram_weight_bytes": s["sram_weight_bytes"],
+                "area_mm2": TechModel(item.hardware).area_mm2,
+                "miss_rate_lamr": acc["miss_rate_lamr"] if acc else None,
+                "proposals_per_frame": proposals,
+                "energy_leakage_pj": s["energy_breakdown_pj"]["leakage"],
+            })
+            layer_rows = None
+            if per_layer:
+                layer_rows = frame.layers.drop(columns=["pinned"], errors="ignore").to_dict("records")
+            out.append((row, layer_rows))
+        except Exception as exc:  # noqa: BLE001 - recorded in the store; the sweep goes on
+            row.update(status="failed", error=_message(exc))
+            out.append((row, None))
+    return out
+
+
+def _message(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, AccelsimError) else f"{type(exc).__name__}: {exc}"
+
+
+# --- executors -------------------------------------------------------------------------------------
+
+class Executor:
+    """submit(fn, *args) -> Future; the same interface for local processes and Dask."""
+
+    workers: int
+
+    def submit(self, fn: Callable, *args) -> Future: ...
+
+    def share(self, obj: Any) -> Any:
+        """A handle to pass ``obj`` to many tasks without shipping it with each (the object itself here)."""
+        return obj
+
+    def wait_any(self, futures: set) -> set: ...
+
+    def close(self) -> None: ...
+
+
+class SerialExecutor(Executor):
+    """In this process (one worker): no start-up cost, and tracebacks stay readable. A task runs when
+    the driver waits for it, one at a time, so each result is recorded before the next task starts."""
+
+    workers = 1
+
+    def __init__(self):
+        self._tasks: dict[Future, tuple[Callable, tuple]] = {}
+
+    def submit(self, fn, *args):
+        fut: Future = Future()
+        self._tasks[fut] = (fn, args)
+        return fut
+
+    def wait_any(self, futures):
+        # newest first: a variant's points run (and are stored) before the next variant compresses
+        fut = next(f for f in reversed(self._tasks) if f in futures)
+        fn, args = self._tasks.pop(fut)
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future, as from a pool
+            fut.set_exception(exc)
+        return {fut}
+
+    def close(self):
+        self._tasks.clear()
+
+
+class LocalExecutor(Executor):
+    def __init__(self, workers: int):
+        self.workers = workers
+        # spawn: the parent has torch loaded, and forking a process with live thread pools can hang
+        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_quiet_worker)
+
+    def submit(self, fn, *args):
+        return self._pool.submit(fn, *args)
+
+    def wait_any(self, futures):
+        return wait(futures, return_when=FIRST_COMPLETED).done
+
+    def close(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DaskExecutor(Executor):
+    """A Dask distributed cluster: the one at ``scheduler``, or a local one of ``workers`` processes."""
+
+    def __init__(self, workers: int, scheduler: str | None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise SweepError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
+        self._cluster = None
+        if scheduler:
+            try:
+                self._client = Client(scheduler, timeout="20s")
+            except OSError as exc:
+                raise SweepError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
+        else:
+            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+            self._client = Client(self._cluster)
+        self.workers = max(1, len(self._client.scheduler_info()["workers"]))
+
+    def submit(self, fn, *args):
+        return self._client.submit(fn, *args, pure=False)
+
+    def share(self, obj):
+        # A workload goes to the cluster once, not once per points task.
+        return self._client.scatter(obj, broadcast=False)
+
+    def wait_any(self, futures):
+        from distributed import wait as dask_wait
+
+        return dask_wait(list(futures), return_when="FIRST_COMPLETED").done
+
+    def close(self):
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(kind: str, workers: int | None, scheduler: str | None) -> Executor:
+    if scheduler and kind != "dask":
+        raise SweepError("--scheduler needs --executor dask")
+    n = workers or os.cpu_count() or 1
+    if kind == "dask":
+        return DaskExecutor(n, scheduler)
+    if kind != "local":
+        raise SweepError(f"--executor {kind}: unknown executor; use local or dask")
+    return SerialExecutor() if n == 1 else LocalExecutor(n)
+
+
+# --- the driver ------------------------------------------------------------------------------------
+
+@dataclass
+class SweepProgress:
+    """Callbacks the driver reports to (the CLI draws bars from them)."""
+
+    start: Callable[[str, int], None] = lambda phase, total: None
+    advance: Callable[[str, int], None] = lambda phase, n: None
+    message: Callable[[str], None] = lambda text: None
+
+
+def pending_points(sweep: Sweep, finished: set[str]) -> list[DesignPoint]:
+    return [p for p in sweep.points() if p.point_id not in finished]
+
+
+def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record: Callable[[dict, list | None], None],
+            *, per_layer: bool = False, progress: SweepProgress | None = None) -> dict[str, int]:
+    """Evaluate ``points`` and pass each finished row (and its layer rows) to ``record`` as it arrives.
+
+    Returns counts: points ok, failed, variants computed.
+    """
+    progress = progress or SweepProgress()
+    counts = {"ok": 0, "failed": 0, "variants": 0}
+
+    def done(row: dict, layer_rows: list | None) -> None:
+        record(row, layer_rows)
+        counts[row["status"]] += 1
+        progress.advance("points", 1)
+
+    by_variant: dict[str, list[PointItem]] = defaultdict(list)
+    plans: dict[str, dict] = {}
+    progress.start("points", len(points))
+    for point in points:
+        base_row = {"point_id": point.point_id, "index": point.index, **dict(point.values)}
+        try:
+            cfg = sweep.hardware_for(point)
+            if point.variant not in plans:
+                plans[point.variant] = sweep.plan_for(point.plan_values).to_dict()
+        except SweepError as exc:  # a combination of values that is invalid together
+            done({**base_row, "status": "failed", "error": str(exc)}, None)
+            continue
+        formats = NumberFormats.from_hardware(cfg)
+        by_variant[point.variant].append(PointItem(point.point_id, point.index, dict(point.values), cfg, astuple(formats)))
+
+    tasks = {}
+    for key, items in by_variant.items():
+        formats = tuple(dict.fromkeys(NumberFormats(*f) for f in (i.formats for i in items)))
+        tasks[key] = VariantTask(key, sweep.spec.model, plans[key], formats, sweep.dataset, sweep.spec.frames)
+    progress.start("variants", len(tasks))
+
+    pending: dict[Any, tuple[str, Any]] = {}
+    for key, task in tasks.items():
+        pending[executor.submit(run_variant, task)] = ("variant", key)
+    while pending:
+        for fut in executor.wait_any(set(pending)):
+            kind, key = pending.pop(fut)
+            if kind == "variant":
+                outcome: VariantOutcome = fut.result()
+                counts["variants"] += 1
+                progress.advance("variants", 1)
+                items = by_variant[key]
+                if outcome.error is not None:
+                    for item in items:
+                        done({"point_id": item.point_id, "index": item.index, "status": "failed",
+                              "error": f"compression variant: {outcome.error}", **item.values}, None)
+                    continue
+                layers = executor.share(outcome.layers)
+                for chunk in _chunks(items, executor.workers):
+                    fut2 = executor.submit(run_points, layers, chunk, outcome.accuracy, sweep.spec.proposals,
+                                           per_layer)
+                    pending[fut2] = ("points", key)
+            else:
+                for row, layer_rows in fut.result():
+                    done(row, layer_rows)
+    return counts
+
+
+def _chunks(items: list, workers: int) -> Iterator[list]:
+    """Chunks small enough to spread one variant over the workers, large enough to amortise its workload."""
+    size = max(1, min(POINTS_PER_TASK, math.ceil(len(items) / workers)))
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def run_sweep(sweep: Sweep, out: Path, *, executor: str = "local", workers: int | None = None,
+              scheduler: str | None = None, resume: bool = False, retry_failed: bool = False,
+              per_layer: bool = False, progress: SweepProgress | None = None, spec_text: str = "") -> dict:
+    """Run (or resume) ``sweep`` into the store in ``out``, then write the tables, Pareto front and
+    recommendation there. Returns a summary dict."""
+    from accelsim.sweep import analysis
+    from accelsim.sweep.store import SweepStore
+
+    progress = progress or SweepProgress()
+    t0 = time.perf_counter()
+    with SweepStore.open(out, sweep.spec_hash, spec_text, resume=resume) as store:
+        finished = store.finished(include_failed=not retry_failed)
+        todo = pending_points(sweep, finished)
+        total = len(sweep.points())
+        progress.message(f"sweep {sweep.spec.name}: {total} design points, {total - len(todo)} already in {out}, "
+                         f"{len(todo)} to run")
+        counts = {"ok": 0, "failed": 0, "variants": 0}
+        if todo:
+            ex = make_executor(executor, workers, scheduler)
+            try:
+                counts = execute(sweep, todo, ex, store.record, per_layer=per_layer, progress=progress)
+            finally:
+                ex.close()
+        results = store.results()
+        layers = store.layer_results()
+    evaluated = analysis.evaluate(results, sweep.spec.constraints, sweep.spec.objective)
+    rec = analysis.recommend(evaluated, constraints=sweep.spec.constraints, objective=sweep.spec.objective)
+    axes = list(sweep.spec.axes)
+    files = analysis.write_outputs(out, evaluated, layers, rec, axes, sweep.spec.name)
+    wall = time.perf_counter() - t0
+    return {"points": total, "ran": len(todo), "ok_run": counts["ok"], "failed_run": counts["failed"],
+            "variants_run": counts["variants"], "wall_s": wall, "recommendation": rec, "files": files,
+            "summary": analysis.text_summary(rec, axes)}
