@@ -97,11 +97,12 @@ def test_decoder_bound_fc_layer_energy_by_hand(shared_fc):
     assert weight_bytes == (16_384 * 4 + 16 * 16 + 64 * 32) // 8 == 8_480
     time_ns = fc["cycles"] * CYCLE_NS
     assert fc["energy_mac_pj"] == pytest.approx(10 * 256 * 64 * 1.09)
-    # SRAM, per 8-byte access. Reads: inputs once per column fold (5,120 B), partial sums between the 4
-    # row folds (10 x 64 x 3 x 2 B), the weights once (8,480 B), the output for write-back (1,280 B).
-    # Writes: partial sums of every row fold (10 x 64 x 4 x 2 B) and the input arriving from DRAM.
-    reads = 5_120 + 10 * 64 * 3 * 2 + 8_480 + 1_280
-    writes = 10 * 64 * 4 * 2 + 5_120
+    # SRAM, per 8-byte access. Reads: inputs once per column fold (5,120 B), the partial sums of the
+    # first 3 of the 4 row folds at the 32-bit accumulator width (10 x 64 x 3 x 4 B), the weights once
+    # (8,480 B), the output for write-back (1,280 B). Writes: those partial sums (10 x 64 x 3 x 4 B), the
+    # last row fold's finished outputs at 16 bits (10 x 64 x 2 B) and the input arriving from DRAM.
+    reads = 5_120 + 10 * 64 * 3 * 4 + 8_480 + 1_280
+    writes = 10 * 64 * 3 * 4 + 10 * 64 * 2 + 5_120
     assert fc["sram_read_bytes"] == reads and fc["sram_write_bytes"] == writes
     assert fc["energy_sram_pj"] == pytest.approx(math.ceil(reads / 8) * 25.87 + math.ceil(writes / 8) * 19.65)
     # 2 activates per channel for the input and 1 for the output (its own region), 33 mW over the layer's time
@@ -173,17 +174,21 @@ def test_resident_weights_cold_frame_and_steady_state(plan, weight_bytes):
 
 def test_streamed_weights_are_read_once_per_batch_of_proposals():
     """16 KiB of weight SRAM: fc1 (33,024 B) cannot stay; the planner pins conv1, conv2 and fc2 (1,944 B)
-    and streams fc1 in tiles of floor((16,384 - 1,944) / 2 / 516) = 13 output units: 5 tiles."""
+    and streams fc1 through a 7,220 B buffer ((16,384 - 1,944) / 2): ceil(33,024 / 7,220) = 5 tiles."""
     layers = list(workload("dense"))
     base = dict(sram_weight_bytes=16_384, sram_input_bytes=64 * 1024, sram_output_bytes=64 * 1024)
     r = simulate_frame(layers, acc(**base), 20)  # 20 proposals, 10 a batch: 2 passes
     s, fc1 = r.summary, rows_of(r).loc["fc1"]
     assert s["weights_resident"] is False and s["pinned_layers"] == ["conv1", "conv2", "fc2"]
     assert s["weight_passes_per_frame"] == 2
-    assert fc1["weight_tiles"] == 5 and not fc1["pinned"]
+    assert fc1["weight_tiles"] == 5 and not fc1["pinned"]  # per pass
     assert s["dram_weight_bytes_per_frame"] == 2 * 33_024  # read twice per frame
     # fc1's input (10 x 256 x 2 B) stays on chip, so its DRAM reads are its weights, in whole bursts.
     assert 2 * 33_024 <= fc1["dram_read_bytes"] <= 2 * 33_024 + 2 * 5 * 2 * BURST_BYTES
+    # The tiles are pieces of the stream in the array's order (a tile boundary falls inside a 16-unit
+    # column group's fan-in), so the columns stay full: per pass 4 column groups x 16 row folds, each
+    # loading 16 rows and streaming 10 + 16 + 16 - 2 cycles, as if fc1 were one tile.
+    assert fc1["mac_cycles"] == 2 * 4 * 16 * (16 + 10 + 16 + 16 - 2)
     assert s["cold_frame"]["extra_dram_read_bytes"] == bursts(464 + 1_216 + 264)
 
     def weight_bytes(proposals, batch):
@@ -202,14 +207,11 @@ def test_weights_outer_rereads_a_streamed_input_per_weight_tile():
     layers = list(workload("dense"))
     r = simulate_frame(layers, acc(sram_weight_bytes=16_384, sram_input_bytes=1_024, sram_output_bytes=1_024), 10)
     fc1 = rows_of(r).loc["fc1"]
-    assert not fc1["pinned"] and fc1["weight_tiles"] == 5
+    assert not fc1["pinned"] and fc1["weight_tiles"] == 5  # as in the test above
     chunks = math.ceil(5_120 / 512)
-    if fc1["loop_order"] == "weights-outer":
-        payload = 33_024 + 5 * 5_120
-    else:
-        assert fc1["loop_order"] == "inputs-outer"
-        payload = chunks * 33_024 + 5_120
-    assert payload == min(33_024 + 5 * 5_120, chunks * 33_024 + 5_120)
+    assert fc1["loop_order"] == "weights-outer"
+    payload = 33_024 + 5 * 5_120
+    assert payload < chunks * 33_024 + 5_120
     assert payload <= fc1["dram_read_bytes"] <= payload + 2 * BURST_BYTES * 5 * chunks
 
 
@@ -217,16 +219,18 @@ def test_weights_outer_rereads_a_streamed_input_per_weight_tile():
 # The tiling error
 
 
-def test_weight_share_smaller_than_one_output_unit_is_a_config_error():
-    layers = list(workload("dense"))  # fc1: 256 x 16 bits + a 32-bit bias = 516 B per output unit
-    with pytest.raises(ConfigError, match=r"^sram: .*fc1") as err:
-        simulate_frame(layers, acc(sram_weight_bytes=500), 20)
-    assert "516" in str(err.value)
-    # Double buffering needs two units: 1,031 B is still too small, 1,032 B works (everything streamed).
-    with pytest.raises(ConfigError, match="sram"):
-        simulate_frame(layers, acc(sram_weight_bytes=1_031), 20)
-    r = simulate_frame(layers, acc(sram_weight_bytes=1_032), 20)
-    assert rows_of(r).loc["fc1", "weight_tiles"] == 64
+def test_weight_share_that_cannot_hold_a_codebook_is_a_config_error():
+    """A weight tile can be any piece of a layer's stream, but the first carries the layer's codebook:
+    16 entries x 16 bits = 32 B with the shared-dense plan. Double buffered, a 64 B share leaves 32 B, no
+    room for a weight (and no layer is small enough to pin: fc2 takes 104 B); 66 B works."""
+    layers = list(workload("shared-dense"))
+    with pytest.raises(ConfigError, match=r"^sram: .*conv1") as err:
+        simulate_frame(layers, acc(sram_weight_bytes=64), 20)
+    assert "(32.0 B)" in str(err.value)
+    r = rows_of(simulate_frame(layers, acc(sram_weight_bytes=66), 20))
+    # 33 B tiles, the first with 1 B of weights after the codebook. Payloads (indices + 32-bit biases):
+    # conv1 (8 x 27 x 4 + 8 x 32) / 8 = 140 B, conv2 352 B, fc1 8,448 B, fc2 72 B: 1 + ceil((p - 1) / 33).
+    assert [r.loc[n, "weight_tiles"] for n in ("conv1", "conv2", "fc1", "fc2")] == [6, 12, 257, 4]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -264,14 +268,17 @@ def big_unit_workload():
 
 
 def test_weights_that_fit_are_resident_even_with_a_large_output_unit():
-    """Regression: the nothing-pinned candidate cannot stream fc (half of 4,564..8,199 B < 4,100 B), which
-    used to raise the tiling error although pinning every layer fits."""
+    """Regression: the nothing-pinned candidate streams fc only in fan-in slices (half of 4,564..8,199 B <
+    4,100 B); pinning every layer fits and is chosen."""
     for share in (4_564, 6_000, 8_199):
         s = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=share), 20).summary
         assert s["weights_resident"] is True and s["dram_weight_bytes_per_frame"] == 0
         assert s["cold_frame"]["extra_dram_read_bytes"] == bursts(4_564)
-    with pytest.raises(ConfigError, match="sram"):  # one byte short of holding them: neither way fits
-        simulate_frame(big_unit_workload(), acc(sram_weight_bytes=4_563), 20)
+    # One byte short of holding them: conv1 pinned, fc's single unit streamed through the other 4,099 B in
+    # tiles of 2,049.5 B, slices of its fan-in: ceil(4,100 / 2,049.5) = 3 (per pass; 2 batches of 10).
+    r = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=4_563), 20)
+    assert r.summary["pinned_layers"] == ["conv1"] and r.summary["dram_weight_bytes_per_frame"] == 2 * 4_100
+    assert rows_of(r).loc["fc", "weight_tiles"] == 3
 
 
 def test_planner_tries_pinning_every_layer_when_they_fit():
@@ -281,9 +288,9 @@ def test_planner_tries_pinning_every_layer_when_they_fit():
     assert s["weights_resident"] is True and s["dram_weight_bytes_per_frame"] == 0
 
 
-def test_a_share_that_fits_by_pinning_is_not_a_config_error():
-    """Regression: 1,500 B cannot stream fca's single 1,028 B unit, but pinning fca leaves 472 B to
-    stream fcb's 6 B units (fcb: 600 x (16 + 32) bits = 3,600 B); this used to raise the tiling error."""
+def test_pinning_a_large_unit_and_streaming_the_rest():
+    """1,500 B could stream fca's single 1,028 B unit only in fan-in slices; pinning fca leaves 472 B to
+    stream fcb's 6 B units (fcb: 600 x (16 + 32) bits = 3,600 B) and saves fca's reads."""
     model = init_gaussian_(nn.Sequential(OrderedDict([
         ("flatten", nn.Flatten()), ("fca", nn.Linear(512, 1)), ("fcb", nn.Linear(1, 600))])), 0)
     cm = compress(model, CompressionPlan.model_validate(PLANS["dense"]), model_name="two-fc")
@@ -292,7 +299,7 @@ def test_a_share_that_fits_by_pinning_is_not_a_config_error():
     s = r.summary
     assert s["pinned_layers"] == ["fca"] and s["weights_resident"] is False
     assert s["dram_weight_bytes_per_frame"] == 3_600
-    # (1,500 - 1,028) / 2 = 236 B per tile = 39 units of 6 B: ceil(600 / 39) = 16 tiles
+    # (1,500 - 1,028) / 2 = 236 B per tile: ceil(3,600 / 236) = 16 tiles
     assert rows_of(r).loc["fcb", "weight_tiles"] == 16
 
 

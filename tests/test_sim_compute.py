@@ -1,4 +1,5 @@
-"""MAC array and codebook decoder throughput: hand-computed layers, fold-by-fold reference, properties."""
+"""MAC array and codebook decoder throughput: hand-computed layers, fold-by-fold reference, properties;
+weight tiles, column passes and partial sums of the mapping, by hand."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine_helpers import acc
 from accelsim.sim.decoder import decoder_cycles
 from accelsim.sim.mac_array import mac_array_best_cycles, mac_array_cycles
+from accelsim.sim.mapping import LayerCosts, column_passes, map_layer, output_departures, partial_sum_bytes
+from accelsim.workload import Layer
 
 
 def _fold_by_fold(rows, cols, dataflow, vectors, fan_in, out_units, groups, overlap):
@@ -140,3 +144,60 @@ def test_more_rows_or_columns_never_slow_a_layer(shape, more_rows, more_cols):
     assert small.cycles <= mac_array_cycles(rows, cols, df, vectors, fan_in, out_units, groups, overlap).cycles
     if not overlap:  # the whole array is already the best mapping
         assert big.cycles == mac_array_cycles(rows + more_rows, cols + more_cols, df, vectors, fan_in, out_units, groups).cycles
+
+
+# --- weight tiles, column passes and partial sums (accelsim.sim.mapping) ---------------------------
+
+def _fc_100_to_40():
+    """An uncompressed fc layer, 100 -> 40, at 16-bit weights: each output unit 100 x 16 bits + a 32-bit
+    bias = 1,632 bits (204 B), 8,160 B in all."""
+    layer = Layer("fc", "fc", (100,), (40,))
+    a = acc(rows=4, cols=16, dataflow="os")
+    return layer, a, LayerCosts.for_layer(layer, a)
+
+
+def test_weight_tiles_cut_the_stream_in_the_arrays_order_by_hand():
+    layer, a, costs = _fc_100_to_40()
+    wt = costs.weight_tiles(1_000, a.cols)
+    # 8 tiles of 1,000 B and one of 160 B, wherever they fall in the 40 units.
+    assert wt.count == 9 and wt.tile_bits.tolist() == [8_000.0] * 8 + [1_280.0]
+    start, end = wt.cum_share
+    assert start[0] == 0 and end[-1] == 1 and end[0] == pytest.approx(8_000 / 65_280)
+    # Column groups of the 16-column array: 16, 16 and 8 units, ending at bits 26,112, 52,224 and 65,280.
+    assert wt.group_units.tolist() == [16, 16, 8] and wt.group_ends.tolist() == [26_112, 52_224, 65_280]
+    assert column_passes(40, 16) == 3
+    # Tile boundaries at 8,000 k bits: 3 inside group 0, 3 inside group 1, 2 inside group 2. Output-
+    # stationary outputs leave once per piece of their group; weight-stationary ones once per row fold.
+    assert wt.split_departures.tolist() == [3, 3, 2]
+    assert output_departures(wt, "os", 100, 4).tolist() == [4, 4, 3]
+    assert output_departures(wt, "ws", 100, 16).tolist() == [7, 7, 7]  # ceil(100 / 16)
+    whole = costs.whole(a.cols)
+    assert whole.count == 1 and whole.split_departures.tolist() == [0, 0, 0]
+    # A bigger buffer never makes more tiles; the array's shape never changes the cut.
+    assert costs.weight_tiles(2_000, 16).count == 5 and costs.weight_tiles(1_000, 64).tile_bits.tolist() == \
+        wt.tile_bits.tolist()
+
+
+def test_partial_sums_are_stored_at_the_accumulator_width_by_hand():
+    # 2 vectors, groups of 16, 16 and 8 units leaving 4, 4 and 3 times: (16 x 3 + 16 x 3 + 8 x 2) = 112
+    # partial sums per vector at 3 bytes, written and read back; the 40 outputs written once at 1 byte.
+    writes, reads = partial_sum_bytes(2, [16, 16, 8], [4, 4, 3], act_bytes=1, acc_bytes=3)
+    assert reads == 2 * 112 * 3 == 672
+    assert writes == 672 + 2 * 40 * 1 == 752
+    assert partial_sum_bytes(5, [8], [1], 2, 4) == (5 * 8 * 2, 0)  # complete in one departure: no partial sums
+
+
+def test_output_stationary_layer_cut_into_tiles_by_hand():
+    """fc 100 -> 40 on a 4 x 16 output-stationary array, batch 2, 16-bit activations, 32-bit accumulator,
+    activations on chip, weights streamed through a 1,000 B buffer (9 tiles, as above)."""
+    layer, a, costs = _fc_100_to_40()
+    m = map_layer(layer, costs, a, 2, pinned=False, stream_buffer_bytes=1_000, input_on_chip=True, output_on_chip=True)
+    assert m.weight_tiles == 9
+    # The array over the whole layer: 1 row fold of the 2 vectors x 3 column groups; each streams
+    # 100 + 2 + c - 2 cycles and drains 2: 2 x (100 + 16 + 2) + (100 + 8 + 2). The tiles add up to it.
+    assert sum(t.mac_cycles for t in m.tiles) == 2 * 118 + 110 == 346
+    # SRAM reads: the inputs once per column pass (2 x 100 x 3 x 2 B), the partial sums of 11 tile
+    # boundaries' worth of departures (112 per vector, as above) at 4 B, the weights once (one row fold).
+    # Writes: those partial sums, the 2 x 40 outputs at 2 B, the weights arriving from DRAM.
+    assert m.sram_read_bytes == 2 * 100 * 3 * 2 + 2 * 112 * 4 + 8_160 == 10_256
+    assert m.sram_write_bytes == 2 * 112 * 4 + 2 * 40 * 2 + 8_160 == 9_216

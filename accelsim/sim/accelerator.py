@@ -35,6 +35,7 @@ class Accelerator:
     dataflow: str  # "ws" | "os"
     weight_bits: int  # operand width the MAC array multiplies (decoded weights)
     activation_bits: int
+    accumulator_bits: int  # partial sums that leave the array before their final reduction are this wide
     sram: SramGeometry
     sram_weight_bytes: int  # share of the SRAM for weights (resident + streaming buffers)
     sram_input_bytes: int
@@ -52,6 +53,10 @@ class Accelerator:
     @property
     def act_bytes(self) -> float:
         return self.activation_bits / 8
+
+    @property
+    def accumulator_bytes(self) -> float:
+        return self.accumulator_bits / 8
 
     @property
     def cycle_ns(self) -> float:

@@ -46,7 +46,7 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
     )
     acc = Accelerator(
         clock_hz=cfg.clock, rows=m.rows, cols=m.cols, dataflow=_DATAFLOW[m.dataflow], weight_bits=m.weight_bits,
-        activation_bits=m.activation_bits,
+        activation_bits=m.activation_bits, accumulator_bits=m.accumulator_bits,
         sram=SramGeometry(banks=s.banks, bank_width_bytes=s.bank_width_bytes, ports=s.ports_per_bank),
         sram_weight_bytes=weights, sram_input_bytes=inputs, sram_output_bytes=outputs,
         decoders=d.count, decoder_entries=d.entries, decoder_lookups_per_cycle=d.lookups_per_cycle,

@@ -6,9 +6,16 @@ weights stay resident in the weight share of the SRAM:
 
 * candidates are prefixes of the layers sorted by compressed size (smallest first) that fit, each
   leaving room to double-buffer the largest output unit of every layer not pinned;
-* the planner picks the candidate with the fewest DRAM bytes per steady-state frame (ties: more
-  pinned). A bigger SRAM only adds candidates and makes each cheaper, so DRAM traffic per frame never
-  rises with SRAM size; when every layer fits, all are pinned and steady-state weight traffic is 0.
+* the planner picks the candidate with the fewest DRAM bytes per steady-state frame; of equals, the
+  one with the lowest estimated latency (`estimated_cycles`), then the one with more pinned. A bigger
+  SRAM only adds candidates and makes each cheaper, so DRAM traffic per frame never rises with SRAM
+  size; when every layer fits, all are pinned and steady-state weight traffic is 0.
+
+Latency is the tie-break and not the objective because no rule that trades DRAM bytes for latency
+keeps that invariant: with a larger SRAM a faster candidate with more DRAM bytes can overtake the one
+chosen at the smaller SRAM, and the frame's DRAM traffic rises. Pinning costs little latency because
+a small streaming buffer does not idle the array (weight tiles fill its columns and are cut along the
+fan-in instead, `mapping.LayerCosts.weight_tiles`).
 
 The *cold* first frame also loads the pinned weights once; the *steady* frame is every later one.
 """
@@ -69,7 +76,7 @@ def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerat
                                           input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1]).dram_bytes
         return total
 
-    best: tuple[float, frozenset[str], float] | None = None
+    feasible: list[tuple[float, frozenset[str], float]] = []
     first_error: ConfigError | None = None
     for k in range(len(weighted) + 1):
         pinned = frozenset(name for _, name in weighted[:k])
@@ -77,23 +84,32 @@ def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerat
         if free < 0:
             break  # prefixes only grow
         buffer = free / 2
-        try:  # a candidate whose streaming buffer cannot hold one output unit is not feasible
-            candidate = (steady_bytes(pinned, buffer), pinned, buffer)
+        try:  # a candidate whose streaming buffer cannot hold the smallest weight tile is not feasible
+            feasible.append((steady_bytes(pinned, buffer), pinned, buffer))
         except ConfigError as exc:
             first_error = first_error or exc
-            continue
-        if best is None or candidate[0] <= best[0]:
-            best = candidate
-    if best is None:
+    if not feasible:
         raise first_error
-    _, pinned, buffer = best
-    mappings = tuple(
-        tuple(map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
-                        input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1],
-                        activation_density=density.get(l.name, 1.0))
-              for i, l in enumerate(layers))
-        for nb in batches)
-    return FramePlan(pinned, buffer, batches, mappings)
+
+    def mapped(pinned: frozenset[str], buffer: float) -> tuple[tuple[LayerMapping, ...], ...]:
+        return tuple(
+            tuple(map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
+                            input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1],
+                            activation_density=density.get(l.name, 1.0))
+                  for i, l in enumerate(layers))
+            for nb in batches)
+
+    fewest = min(c[0] for c in feasible)
+    tied = [FramePlan(pinned, buffer, batches, mapped(pinned, buffer)) for b, pinned, buffer in feasible if b == fewest]
+    return min(tied, key=lambda p: (estimated_cycles(p, acc), -len(p.pinned)))
+
+
+def estimated_cycles(plan: FramePlan, acc: Accelerator) -> float:
+    """A frame's cycles without the SimPy run: each tile takes the longer of its compute and its DRAM
+    transfers at peak bandwidth (double buffering overlaps the two)."""
+    bw = acc.dram_bytes_per_cycle
+    return sum(max(t.compute_cycles, (t.dram_read_bytes + t.dram_write_bytes) / bw)
+               for ms in plan.mappings for m in ms for t in m.tiles)
 
 
 @dataclass(frozen=True)

@@ -298,9 +298,18 @@ def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record:
         tasks[key] = VariantTask(key, sweep.spec.model, plans[key], formats, sweep.dataset, sweep.spec.frames)
     progress.start("variants", len(tasks))
 
+    # Variants go in one per worker at a time: a finished variant's points are then queued ahead of
+    # the next variant, so points are stored as the sweep goes, not only after every variant compressed.
+    queue = list(tasks.values())
     pending: dict[Any, tuple[str, Any]] = {}
-    for key, task in tasks.items():
-        pending[executor.submit(run_variant, task)] = ("variant", key)
+
+    def next_variant() -> None:
+        if queue:
+            task = queue.pop(0)
+            pending[executor.submit(run_variant, task)] = ("variant", task.key)
+
+    for _ in range(executor.workers):
+        next_variant()
     while pending:
         for fut in executor.wait_any(set(pending)):
             kind, key = pending.pop(fut)
@@ -313,12 +322,13 @@ def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record:
                     for item in items:
                         done({"point_id": item.point_id, "index": item.index, "status": "failed",
                               "error": f"compression variant: {outcome.error}", **item.values}, None)
-                    continue
-                layers = executor.share(outcome.layers)
-                for chunk in _chunks(items, executor.workers):
-                    fut2 = executor.submit(run_points, layers, chunk, outcome.accuracy, sweep.spec.proposals,
-                                           per_layer)
-                    pending[fut2] = ("points", key)
+                else:
+                    layers = executor.share(outcome.layers)
+                    for chunk in _chunks(items, executor.workers):
+                        fut2 = executor.submit(run_points, layers, chunk, outcome.accuracy, sweep.spec.proposals,
+                                               per_layer)
+                        pending[fut2] = ("points", key)
+                next_variant()
             else:
                 for row, layer_rows in fut.result():
                     done(row, layer_rows)

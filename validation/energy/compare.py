@@ -177,26 +177,21 @@ def compare(acc: dict, peers: dict[str, dict]) -> dict:
 
 
 def reconcile(acc: dict) -> list[dict]:
-    """accelsim's SRAM energy per layer recounted the way each peer counts, from accelsim's own counts.
+    """accelsim's SRAM energy per layer recounted the way nn-dataflow counts, from accelsim's own counts.
 
     For the weight-stationary array accelsim's SRAM writes are the DRAM fills plus the partial sums
-    (one write per output per row fold, the last one the final output), and its reads include the
-    spills to DRAM. ``psum24``: intermediate partial sums at 24 bits (the accumulator width, as ZigZag
-    stores them) instead of 8: two more bytes per intermediate write and read. ``nndf_accounting``:
-    nn-dataflow's way, one access per byte moved between the buffer and the array at the buffer's read
-    cost, fills and spills charged to DRAM only."""
-    r_pj, w_pj = M.SRAM_READ_PJ * 8 / M.SRAM_WORD_BITS, M.SRAM_WRITE_PJ * 8 / M.SRAM_WORD_BITS  # per byte
+    (one write per output per row fold, 24-bit partial sums but the last, the 8-bit final output), and
+    its reads include the spills to DRAM. ``nndf_accounting``: one access per byte moved between the
+    buffer and the array at the buffer's read cost, fills and spills charged to DRAM only."""
+    r_pj = M.SRAM_READ_PJ * 8 / M.SRAM_WORD_BITS  # per byte
     out = []
     for r in acc["layers"]:
         fills, spills = r["dram_read_bytes"], r["dram_write_bytes"]
         psum_writes = r["sram_write_bytes"] - fills
-        intermediate = psum_writes - M.output_bytes(r["layer"])
         out.append({
             "layer": r["layer"],
             "simulated_pj": r["energy_sram_pj"],
-            "psum24_pj": r["energy_sram_pj"] + 2 * intermediate * (r_pj + w_pj),
             "nndf_accounting_pj": (r["sram_read_bytes"] - spills + psum_writes) * r_pj,
-            "intermediate_psum_bytes": intermediate,
         })
     return out
 
@@ -243,24 +238,19 @@ def markdown(cmp: dict, acc: dict, peers: dict[str, dict]) -> str:
     rec = reconcile(acc)
     if set(names) == {"zigzag", "nndf"}:
         by = {n: {r["layer"]: r for r in peers[n]["layers"]} for n in names}
-        lines += ["**SRAM energy recounted the way each peer counts it, µJ** (from accelsim's own access counts; "
+        lines += ["**SRAM energy recounted the way nn-dataflow counts it, µJ** (from accelsim's own access counts; "
                   "see the explanation below)", "",
-                  "| layer | accelsim | accelsim, 24-bit partial sums | ZigZag | accelsim, nn-dataflow's accounting "
-                  "| nn-dataflow |", "|---|---:|---:|---:|---:|---:|"]
+                  "| layer | accelsim | ZigZag | accelsim, nn-dataflow's accounting | nn-dataflow |",
+                  "|---|---:|---:|---:|---:|"]
         for r in rec:
-            lines.append(f"| {r['layer']} | {_uj(r['simulated_pj'])} | {_uj(r['psum24_pj'])} | "
-                         f"{_uj(by['zigzag'][r['layer']]['energy_sram_pj'])} | {_uj(r['nndf_accounting_pj'])} | "
-                         f"{_uj(by['nndf'][r['layer']]['energy_sram_pj'])} |")
-        sums = {k: sum(r[k] for r in rec) for k in ("simulated_pj", "psum24_pj", "nndf_accounting_pj")}
-        lines.append(f"| total | {_uj(sums['simulated_pj'])} | {_uj(sums['psum24_pj'])} | "
-                     f"{_uj(t['zigzag']['energy_sram_pj'])} | {_uj(sums['nndf_accounting_pj'])} | "
-                     f"{_uj(t['nndf']['energy_sram_pj'])} |")
-        e_p24 = t["accelsim"]["energy_total_pj"] - sums["simulated_pj"] + sums["psum24_pj"]
+            lines.append(f"| {r['layer']} | {_uj(r['simulated_pj'])} | {_uj(by['zigzag'][r['layer']]['energy_sram_pj'])} | "
+                         f"{_uj(r['nndf_accounting_pj'])} | {_uj(by['nndf'][r['layer']]['energy_sram_pj'])} |")
+        sums = {k: sum(r[k] for r in rec) for k in ("simulated_pj", "nndf_accounting_pj")}
+        lines.append(f"| total | {_uj(sums['simulated_pj'])} | {_uj(t['zigzag']['energy_sram_pj'])} | "
+                     f"{_uj(sums['nndf_accounting_pj'])} | {_uj(t['nndf']['energy_sram_pj'])} |")
         e_nn = t["accelsim"]["energy_total_pj"] - sums["simulated_pj"] + sums["nndf_accounting_pj"]
-        lines += ["", f"Total energy with 24-bit partial sums: {_uj(e_p24)} µJ, "
-                  f"{_pct(ratio(e_p24, t['zigzag']['energy_total_pj']))} against ZigZag; with nn-dataflow's "
-                  f"accounting: {_uj(e_nn)} µJ, {_pct(ratio(e_nn, t['nndf']['energy_total_pj']))} against "
-                  f"nn-dataflow.", ""]
+        lines += ["", f"Total energy with nn-dataflow's accounting: {_uj(e_nn)} µJ, "
+                  f"{_pct(ratio(e_nn, t['nndf']['energy_total_pj']))} against nn-dataflow.", ""]
     skipped = acc.get("not_compared", [])
     if skipped:
         lines.append(f"accelsim also simulates {', '.join(r['layer'] for r in skipped)} (pooling, LRN): "

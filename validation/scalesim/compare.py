@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from designs import CACHE, DESIGNS, HWCONFIGS, LAYER_BY_NAME, LAYERS, Design, PeerLayer  # noqa: E402
@@ -109,16 +108,16 @@ class AccelCounts:
 
     cycles: float  # the layer's latency in the engine (DMA, compute, write-back overlapped)
     mac_cycles: float  # MAC array busy, incl. fill and drain
-    one_chunk_cycles: int  # accelsim's array formula for the whole layer in one pass (no tiles, no chunks)
-    tiled_cycles: int  # ... summed over the layer's weight tiles, all vectors in one pass (no chunks)
+    one_chunk_cycles: int  # accelsim's array formula for the whole layer in one pass (no chunks)
     chunks: int
     weight_tiles: int
     order: str
     pinned: bool
     sram_ifmap_reads: float
     sram_filter_reads: float  # incl. the 16-bit bias of each output unit
-    sram_psum_reads: float  # WS partial sums read back for accumulation (SCALE-Sim has none)
-    sram_ofmap_writes: float  # partial and final outputs written
+    sram_psum_reads: float  # bytes: partial sums read back for accumulation (SCALE-Sim has none)
+    sram_ofmap_writes: float  # partial sums and final outputs written, counted as values (words)
+    sram_ofmap_write_bytes: float  # the same in bytes: partial sums at the accumulator width
     sram_ofmap_to_dram_reads: float  # outputs read out of the SRAM on their way to DRAM
     sram_fill_writes: float  # DRAM -> SRAM fills
     dram_ifmap_reads: float
@@ -160,11 +159,12 @@ def accelerator(design: Design):
 def accelsim_layer(layer, acc) -> AccelCounts:
     """Simulate ``layer`` alone (one proposal) and split its SRAM traffic by operand.
 
-    The split re-derives accelsim's own formulas (accelsim/sim/mapping.py, map_layer) from the
-    tiling decision (plan_traffic) and is checked against the engine's total SRAM reads and writes."""
+    The split applies accelsim's own formulas (accelsim/sim/mapping.py: column_passes,
+    partial_sum_bytes, output_departures) to the tiling decision (plan_traffic) and is checked against
+    the engine's total SRAM reads and writes."""
     from accelsim.sim.frame import plan_frame, simulate_frame
     from accelsim.sim.mac_array import mac_array_cycles
-    from accelsim.sim.mapping import LayerCosts, plan_traffic
+    from accelsim.sim.mapping import LayerCosts, column_passes, output_departures, partial_sum_bytes, plan_traffic
 
     frame = simulate_frame([layer], acc, 1)
     row = frame.layers.iloc[0]
@@ -178,16 +178,15 @@ def accelsim_layer(layer, acc) -> AccelCounts:
     rows_used = acc.rows
     vectors = layer.out_pixels
     chunk_vectors = [vectors // tr.chunks + (1 if i < vectors % tr.chunks else 0) for i in range(tr.chunks)]
-    col_folds = math.ceil(layer.out_units / acc.cols)
-    row_folds = math.ceil(layer.fan_in / rows_used)
+    wt = tr.tiles
+    col_passes = column_passes(layer.out_units, acc.cols)
+    departures = output_departures(wt, acc.dataflow, layer.fan_in, rows_used)
     weight_bytes = float(tr.tile_weight_bytes.sum())
-    ifmap = vectors * layer.fan_in * col_folds * b
+    ifmap = vectors * layer.fan_in * col_passes * b
+    psum_w, psum_r = partial_sum_bytes(vectors, wt.group_units, departures, b, acc.accumulator_bytes)
     if acc.dataflow == "ws":
-        psum_w = vectors * layer.out_units * row_folds * b
-        psum_r = vectors * layer.out_units * (row_folds - 1) * b
         filt = weight_bytes * tr.weight_reads
     else:
-        psum_w, psum_r = vectors * layer.out_units * b, 0.0
         filt = weight_bytes * sum(math.ceil(v / rows_used) for v in chunk_vectors)
     out_dram = m.dram_write_bytes
     fills = m.dram_read_bytes
@@ -197,21 +196,19 @@ def accelsim_layer(layer, acc) -> AccelCounts:
     assert math.isclose(writes, m.sram_write_bytes, rel_tol=1e-9), (layer.name, writes, m.sram_write_bytes)
     cold = frame.summary["cold_frame"]["extra_dram_read_bytes"]
     one_chunk = mac_array_cycles(acc.rows, acc.cols, acc.dataflow, vectors, layer.fan_in, layer.out_units).cycles
-    tiled = sum(mac_array_cycles(acc.rows, acc.cols, acc.dataflow, vectors, layer.fan_in, int(u)).cycles
-                for u in np.diff(tr.bounds))
     return AccelCounts(
-        cycles=float(row["cycles"]), mac_cycles=float(row["mac_cycles"]), one_chunk_cycles=int(one_chunk), tiled_cycles=int(tiled),
+        cycles=float(row["cycles"]), mac_cycles=float(row["mac_cycles"]), one_chunk_cycles=int(one_chunk),
         chunks=tr.chunks, weight_tiles=int(row["weight_tiles"]), order=str(row["loop_order"]), pinned=bool(m.pinned),
-        sram_ifmap_reads=ifmap, sram_filter_reads=filt, sram_psum_reads=psum_r, sram_ofmap_writes=psum_w,
+        sram_ifmap_reads=ifmap, sram_filter_reads=filt, sram_psum_reads=psum_r,
+        sram_ofmap_writes=vectors * float((wt.group_units * departures).sum()), sram_ofmap_write_bytes=psum_w,
         sram_ofmap_to_dram_reads=out_dram, sram_fill_writes=fills,
         dram_ifmap_reads=m.dram_read_bytes - m.weight_dram_bytes,
         dram_filter_reads=m.weight_dram_bytes + (costs[layer.name].total_bytes if m.pinned else 0.0),
         dram_ofmap_writes=m.dram_write_bytes,
         engine_dram_read_bytes=float(row["dram_read_bytes"]) + cold,
         conflict_cycles=float(row["conflict_cycles"]),
-        extra={"weight_bytes": weight_bytes, "row_folds": row_folds, "col_folds": col_folds,
-               "chunk_vectors": chunk_vectors, "tile_units": [int(u) for u in np.diff(tr.bounds)],
-               "array_col_passes": int(sum(math.ceil(int(u) / acc.cols) for u in np.diff(tr.bounds)))},
+        extra={"weight_bytes": weight_bytes, "departures": [int(d) for d in departures], "col_passes": col_passes,
+               "chunk_vectors": chunk_vectors},
     )
 
 
@@ -309,21 +306,22 @@ def layer_table(rows: list[LayerComparison], design: str) -> str:
 def cycles_table(rows: list[LayerComparison], design: str) -> str:
     """The chain from SCALE-Sim's compute cycles to accelsim's, one modelling step at a time:
     SCALE-Sim's own formula; accelsim's array formula for the whole layer in one pass (skew of the
-    rows and columns a fold uses, OS drain); then cut into accelsim's weight tiles; then into its
-    activation chunks, which is accelsim's MAC-cycle figure."""
+    rows and columns a fold uses, OS drain); then cut into its activation chunks, which is accelsim's
+    MAC-cycle figure. Weight tiles (their count shown) add no array cycles: each is a piece of the
+    stream in the array's order (accelsim/sim/mapping.py, WeightTiles)."""
     rs = [r for r in rows if r.design == design]
     if not rs:
         return ""
-    head = ("| layer | SCALE-Sim compute | SCALE-Sim formula − 1 | accelsim one pass | step | + weight tiles (count) | "
-            "step | + chunks (count) = accelsim MAC cycles | step | accelsim vs SCALE-Sim |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+    head = ("| layer | SCALE-Sim compute | SCALE-Sim formula − 1 | accelsim one pass | step | weight tiles | "
+            "+ chunks (count) = accelsim MAC cycles | step | accelsim vs SCALE-Sim |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     body = []
     for r in rs:
         a = r.accel
         body.append(f"| {r.layer} | {fmt(r.peer.compute_cycles)} | {fmt(r.formula)} | {fmt(a.one_chunk_cycles)} | "
-                    f"{_step(a.one_chunk_cycles, r.peer.compute_cycles)} | {fmt(a.tiled_cycles)} ({a.weight_tiles}) | "
-                    f"{_step(a.tiled_cycles, a.one_chunk_cycles)} | {fmt(a.mac_cycles)} ({a.chunks}) | "
-                    f"{_step(a.mac_cycles, a.tiled_cycles)} | {pct(a.mac_cycles, r.peer.compute_cycles)} |")
+                    f"{_step(a.one_chunk_cycles, r.peer.compute_cycles)} | {a.weight_tiles} | "
+                    f"{fmt(a.mac_cycles)} ({a.chunks}) | {_step(a.mac_cycles, a.one_chunk_cycles)} | "
+                    f"{pct(a.mac_cycles, r.peer.compute_cycles)} |")
     return head + "\n".join(body) + "\n"
 
 
@@ -397,8 +395,8 @@ def trend_table(rows: list[LayerComparison], layers: list[str], network: dict[st
 
 def summary_table(rows: list[LayerComparison]) -> str:
     """Per design point: compute-cycle differences of the conv layers against the ±10% target, for
-    accelsim's MAC cycles and for its array model with the whole layer in one pass (no weight tiles,
-    no activation chunks), which isolates the array timing from accelsim's tiling choices."""
+    accelsim's MAC cycles and for its array model with the whole layer in one pass (no activation
+    chunks), which isolates the array timing from accelsim's tiling choices."""
     lines = ["| design point | layers cached | conv1 … conv5 compute cycles, accelsim vs SCALE-Sim | within ±10% | "
              "accelsim array model, one pass, vs SCALE-Sim | within ±10% |",
              "|---|---|---|---|---|---|"]
