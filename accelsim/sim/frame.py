@@ -5,7 +5,7 @@ a frame is ``ceil(proposals / batch)`` passes through all layers. The planner de
 weights stay resident in the weight share of the SRAM:
 
 * candidates are prefixes of the layers sorted by compressed size (smallest first) that fit, each
-  leaving room to double-buffer the largest output unit of every layer not pinned;
+  leaving room to double-buffer a weight tile of every layer not pinned (its codebook and a weight);
 * the planner picks the candidate with the fewest DRAM bytes per steady-state frame; of equals, the
   one with the lowest estimated latency (`estimated_cycles`), then the one with more pinned. A bigger
   SRAM only adds candidates and makes each cheaper, so DRAM traffic per frame never rises with SRAM
@@ -14,8 +14,8 @@ weights stay resident in the weight share of the SRAM:
 Latency is the tie-break and not the objective because no rule that trades DRAM bytes for latency
 keeps that invariant: with a larger SRAM a faster candidate with more DRAM bytes can overtake the one
 chosen at the smaller SRAM, and the frame's DRAM traffic rises. Pinning costs little latency because
-a small streaming buffer does not idle the array (weight tiles fill its columns and are cut along the
-fan-in instead, `mapping.LayerCosts.weight_tiles`).
+a small streaming buffer does not idle the array's columns (a weight tile is any piece of the stream in
+the array's order, `mapping.WeightTiles`).
 
 The *cold* first frame also loads the pinned weights once; the *steady* frame is every later one.
 """

@@ -7,7 +7,7 @@ The choice, per layer and batch of proposals, follows the SRAM split:
   stream is cut into *weight tiles* of half of the unpinned weight SRAM (stored bits, from the real
   position stream), so that one tile loads while the previous one computes (double buffering). The
   stream is laid out in the order the array consumes it, column group by column group, so a tile is
-  any contiguous piece of it (`WeightTiles`): the array's columns stay full however small the buffer,
+  any contiguous piece of it (`WeightTiles`): the array's columns stay full however small the buffer.
   A weight buffer that cannot hold a layer's codebook and a weight is a config error.
 * **Activations.** The activation between two layers stays on chip when it fits both the input and
   the output share (the two buffers swap roles from layer to layer); otherwise the producer writes it
@@ -30,8 +30,9 @@ activations also skips the weights of fan-in elements that are zero in every vec
 
 SRAM traffic: input operands are read once per column pass (`column_passes`); outputs leave the
 array once per row fold (weight-stationary) or per piece of their column group's fan-in
-(output-stationary), all but the last time as partial sums at the accumulator width that are written and read back (`partial_sum_bytes`);
-weights are read as they are loaded into the array.
+(output-stationary, `output_departures`), all but the last time as partial sums at the accumulator
+width that are written and read back (`partial_sum_bytes`); weights are read as they are loaded into
+the array.
 """
 
 from __future__ import annotations

@@ -243,8 +243,9 @@ def markdown(cmp: dict, acc: dict, peers: dict[str, dict]) -> str:
                   "| layer | accelsim | ZigZag | accelsim, nn-dataflow's accounting | nn-dataflow |",
                   "|---|---:|---:|---:|---:|"]
         for r in rec:
-            lines.append(f"| {r['layer']} | {_uj(r['simulated_pj'])} | {_uj(by['zigzag'][r['layer']]['energy_sram_pj'])} | "
-                         f"{_uj(r['nndf_accounting_pj'])} | {_uj(by['nndf'][r['layer']]['energy_sram_pj'])} |")
+            zz, nn = by["zigzag"][r["layer"]], by["nndf"][r["layer"]]
+            lines.append(f"| {r['layer']} | {_uj(r['simulated_pj'])} | {_uj(zz['energy_sram_pj'])} | "
+                         f"{_uj(r['nndf_accounting_pj'])} | {_uj(nn['energy_sram_pj'])} |")
         sums = {k: sum(r[k] for r in rec) for k in ("simulated_pj", "nndf_accounting_pj")}
         lines.append(f"| total | {_uj(sums['simulated_pj'])} | {_uj(t['zigzag']['energy_sram_pj'])} | "
                      f"{_uj(sums['nndf_accounting_pj'])} | {_uj(t['nndf']['energy_sram_pj'])} |")
