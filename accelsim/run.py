@@ -31,6 +31,7 @@ from accelsim.detect.functional import NumberFormats
 from accelsim.errors import ConfigError, ModelError
 from accelsim.model import get_model
 from accelsim.resources import project_root
+from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.build import accelerator_from_config, check_decoders
 from accelsim.sim.frame import FrameResult, simulate_frame
 from accelsim.workload import Layer, build_workload
@@ -117,7 +118,7 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
         proposals = max(1, round(accuracy.proposals_per_frame))
         density = accuracy.activation_density
     t0 = time.perf_counter()
-    frame, entries = simulate_design(cfg, layers, proposals, density)
+    frame, _, entries = simulate_design(cfg, layers, proposals, density)
     sim_s = time.perf_counter() - t0
     summary = {
         "hardware": cfg.name,
@@ -134,12 +135,13 @@ def run_design_point(hw: str | Path | HardwareConfig, model_name: str, plan_arg:
 
 
 def simulate_design(cfg: HardwareConfig, layers: list[Layer], proposals: int,
-                    density: dict[str, float] | None = None) -> tuple[FrameResult, list[dict]]:
-    """One frame of ``layers`` on ``cfg``, and the energy/area table entries behind its figures."""
+                    density: dict[str, float] | None = None) -> tuple[FrameResult, Accelerator, list[dict]]:
+    """One frame of ``layers`` on ``cfg``, the accelerator it ran on, and the energy/area table entries
+    behind its figures."""
     acc, entries = accelerator_from_config(cfg)
     check_decoders(cfg, layers, f"hardware config '{cfg.name}'")
     try:
-        return simulate_frame(layers, acc, proposals, activation_density=density), entries
+        return simulate_frame(layers, acc, proposals, activation_density=density), acc, entries
     except ConfigError as exc:  # the tiling found a share too small for this workload
         raise ConfigError(f"hardware config '{cfg.name}': {exc}") from None
 

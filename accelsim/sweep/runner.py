@@ -105,7 +105,7 @@ def run_points(layers: list, items: list[PointItem], accuracy: dict[tuple, dict]
         try:
             acc = accuracy.get(item.formats)
             proposals = max(1, round(acc["proposals_per_frame"])) if acc else default_proposals
-            frame, _ = simulate_design(item.hardware, layers, proposals, acc["density"] if acc else None)
+            frame, accelerator, _ = simulate_design(item.hardware, layers, proposals, acc["density"] if acc else None)
             s = frame.summary
             row.update({
                 "energy_per_frame_uj": s["energy_per_frame_uj"],
@@ -122,6 +122,8 @@ def run_points(layers: list, items: list[PointItem], accuracy: dict[tuple, dict]
                 "miss_rate_lamr": acc["miss_rate_lamr"] if acc else None,
                 "proposals_per_frame": proposals,
                 "energy_leakage_pj": s["energy_breakdown_pj"]["leakage"],
+                # background + refresh power over the frame (mW x ns = pJ), part of energy_per_frame_uj
+                "dram_background_pj": accelerator.dram_energy.background_mw * s["latency_per_frame_ms"] * 1e6,
             })
             layer_rows = None
             if per_layer:
