@@ -49,6 +49,7 @@ class Accelerator:
     dram_energy: DramEnergy
     energies: Energies
     proposals_batch: int = 1
+    area_mm2: float = 0.0  # SRAM + decoders + MAC array, from the config's tables (reported, not simulated)
 
     @property
     def act_bytes(self) -> float:

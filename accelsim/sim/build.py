@@ -52,6 +52,7 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
         decoders=d.count, decoder_entries=d.entries, decoder_lookups_per_cycle=d.lookups_per_cycle,
         skip_pruned_weights=cfg.sparsity.skip_pruned_weights, skip_zero_activations=cfg.sparsity.skip_zero_activations,
         dram_timing=timing, dram_energy=energy, energies=energies, proposals_batch=cfg.proposals_batch,
+        area_mm2=tech.area_mm2,
     )
     entries = [{"figure": name, **entry.as_dict()} for name, entry in tech.figures().items()]
     return acc, entries

@@ -23,6 +23,7 @@ The *cold* first frame also loads the pinned weights once; the *steady* frame is
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,13 +68,17 @@ def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerat
     flags = {nb: _on_chip(layers, acc, nb) for nb in set(batches)}
     weighted = sorted((c.total_bytes, name) for name, c in costs.items())
 
+    # Passes of equal batch size map identically: each distinct size is planned and mapped once.
+    passes = Counter(batches)
+
     def steady_bytes(pinned: frozenset[str], buffer: float) -> float:
         total = 0.0
-        for nb in batches:
+        for nb, count in passes.items():
             for i, l in enumerate(layers):
                 if l.name in costs:
-                    total += plan_traffic(l, costs[l.name], acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
-                                          input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1]).dram_bytes
+                    total += count * plan_traffic(l, costs[l.name], acc, nb, pinned=l.name in pinned,
+                                                  stream_buffer_bytes=buffer, input_on_chip=flags[nb][i][0],
+                                                  output_on_chip=flags[nb][i][1]).dram_bytes
         return total
 
     feasible: list[tuple[float, frozenset[str], float]] = []
@@ -92,12 +97,13 @@ def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerat
         raise first_error
 
     def mapped(pinned: frozenset[str], buffer: float) -> tuple[tuple[LayerMapping, ...], ...]:
-        return tuple(
-            tuple(map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
-                            input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1],
-                            activation_density=density.get(l.name, 1.0))
-                  for i, l in enumerate(layers))
-            for nb in batches)
+        by_size = {
+            nb: tuple(map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
+                                input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1],
+                                activation_density=density.get(l.name, 1.0))
+                      for i, l in enumerate(layers))
+            for nb in passes}
+        return tuple(by_size[nb] for nb in batches)
 
     fewest = min(c[0] for c in feasible)
     tied = [FramePlan(pinned, buffer, batches, mapped(pinned, buffer)) for b, pinned, buffer in feasible if b == fewest]

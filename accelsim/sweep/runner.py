@@ -96,7 +96,6 @@ def run_points(layers: list, items: list[PointItem], accuracy: dict[tuple, dict]
                per_layer: bool) -> list[tuple[dict, list[dict] | None]]:
     """Simulate each point; a point that fails is returned with its error, the others go on."""
     from accelsim.run import simulate_design
-    from accelsim.tech.model import TechModel
 
     _quiet_worker()
     out = []
@@ -118,7 +117,7 @@ def run_points(layers: list, items: list[PointItem], accuracy: dict[tuple, dict]
                 "compressed_weight_bytes": s["compressed_weight_bytes"],
                 "sram_bytes": item.hardware.sram.size,
                 "sram_weight_bytes": s["sram_weight_bytes"],
-                "area_mm2": TechModel(item.hardware).area_mm2,
+                "area_mm2": accelerator.area_mm2,
                 "miss_rate_lamr": acc["miss_rate_lamr"] if acc else None,
                 "proposals_per_frame": proposals,
                 "energy_leakage_pj": s["energy_breakdown_pj"]["leakage"],
