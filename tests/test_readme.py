@@ -99,3 +99,17 @@ def test_full_size_worked_example(tmp_path):
     entries = json.loads((out / "table_entries.json").read_text())
     assert entries and all(e["source"] for e in entries)
     assert (out / "hwconfig.resolved.yaml").is_file()
+
+
+def test_readme_sweep_example_names_the_shipped_spec():
+    """The README's sweep command loads, and has the design points and variants the README states."""
+    from accelsim.sweep.spec import load_sweep
+
+    example = next(line for b in _bash_blocks(README) for line in b.splitlines() if line.startswith("accelsim sweep"))
+    args = _accelsim_args(example)
+    sweep = load_sweep(ROOT / args[1])
+    points = sweep.points()
+    stated = re.search(r"([\d,]+) design points in (\d+) compression variants", README)
+    assert stated, "the README states the example sweep's size"
+    assert len(points) == int(stated.group(1).replace(",", ""))
+    assert len({p.variant for p in points}) == int(stated.group(2))
