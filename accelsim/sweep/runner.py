@@ -260,10 +260,6 @@ class SweepProgress:
     message: Callable[[str], None] = lambda text: None
 
 
-def pending_points(sweep: Sweep, finished: set[str]) -> list[DesignPoint]:
-    return [p for p in sweep.points() if p.point_id not in finished]
-
-
 def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record: Callable[[dict, list | None], None],
             *, per_layer: bool = False, progress: SweepProgress | None = None) -> dict[str, int]:
     """Evaluate ``points`` and pass each finished row (and its layer rows) to ``record`` as it arrives.
@@ -355,8 +351,9 @@ def run_sweep(sweep: Sweep, out: Path, *, executor: str = "local", workers: int 
     t0 = time.perf_counter()
     with SweepStore.open(out, sweep.spec_hash, spec_text, resume=resume) as store:
         finished = store.finished(include_failed=not retry_failed)
-        todo = pending_points(sweep, finished)
-        total = len(sweep.points())
+        points = sweep.points()
+        todo = [p for p in points if p.point_id not in finished]
+        total = len(points)
         progress.message(f"sweep {sweep.spec.name}: {total} design points, {total - len(todo)} already in {out}, "
                          f"{len(todo)} to run")
         counts = {"ok": 0, "failed": 0, "variants": 0}

@@ -279,10 +279,6 @@ def load_sweep(path: str | Path) -> Sweep:
     return Sweep(spec, str(path), path.parent)
 
 
-def sweep_text(path: str | Path) -> str:
-    return Path(path).read_text()
-
-
 # --- paths ---------------------------------------------------------------------------------------
 
 def _check_hardware_path(path: str, source: str, section: str) -> None:
