@@ -23,12 +23,10 @@ import resource
 import tempfile
 import textwrap
 import time
-from dataclasses import astuple
 from pathlib import Path
 
-from accelsim.detect.functional import NumberFormats
 from accelsim.run import run_design_point
-from accelsim.sweep.runner import PointItem, VariantTask, run_points, run_sweep, run_variant
+from accelsim.sweep.runner import run_points, run_sweep, run_variant, variant_tasks
 from accelsim.sweep.spec import load_sweep
 
 BASE = """
@@ -66,14 +64,11 @@ def spec_file(folder: Path, points: int) -> Path:
 def per_point_rate(folder: Path, n: int) -> None:
     sweep = load_sweep(spec_file(folder, n))
     points = sweep.points()[:n]
-    variant = points[0].variant
     plan = sweep.plan_for(points[0].plan_values)
-    items = []
-    for p in points:
-        cfg = sweep.hardware_for(p)
-        items.append(PointItem(p.point_id, p.index, dict(p.values), cfg, astuple(NumberFormats.from_hardware(cfg))))
-    formats = tuple(dict.fromkeys(NumberFormats(*i.formats) for i in items))
-    outcome = run_variant(VariantTask(variant, sweep.spec.model, plan.to_dict(), formats, sweep.dataset, sweep.spec.frames))
+    tasks, by_variant, _ = variant_tasks(sweep, points)
+    (key, task), = tasks.items()  # hardware-only axes: one variant
+    items = by_variant[key]
+    outcome = run_variant(task)
     assert outcome.error is None, outcome.error
     run_points(outcome.layers, items[:2], outcome.accuracy, 10, False)  # warm the JIT-compiled kernels
 

@@ -48,7 +48,6 @@ class VariantTask:
 class VariantOutcome:
     key: str
     layers: list | None = None  # the workload (accelsim.workload.Layer), None when the variant failed
-    compressed_weight_bytes: float | None = None
     accuracy: dict[tuple, dict] = field(default_factory=dict)  # astuple(formats) -> miss rate, proposals, density
     error: str | None = None
 
@@ -80,7 +79,7 @@ def run_variant(task: VariantTask) -> VariantOutcome:
         spec = get_model(task.model)
         model, cm = compressed_for(task.model, CompressionPlan.model_validate(task.plan))
         layers = build_workload(model, spec.input_shape, cm)
-        outcome = VariantOutcome(task.key, layers, float(cm.totals()["compressed_bytes"]))
+        outcome = VariantOutcome(task.key, layers)
         if task.dataset is not None:
             for formats in task.formats:
                 acc = evaluate_design_accuracy(model, spec, cm, formats, task.dataset, task.frames)
@@ -129,8 +128,7 @@ def run_points(layers: list, items: list[PointItem], accuracy: dict[tuple, dict]
                 layer_rows = frame.layers.drop(columns=["pinned"], errors="ignore").to_dict("records")
             out.append((row, layer_rows))
         except Exception as exc:  # noqa: BLE001 - recorded in the store; the sweep goes on
-            row.update(status="failed", error=_message(exc))
-            out.append((row, None))
+            out.append((_failed_row(item.point_id, item.index, item.values, _message(exc)), None))
     return out
 
 
@@ -260,6 +258,34 @@ class SweepProgress:
     message: Callable[[str], None] = lambda text: None
 
 
+def variant_tasks(sweep: Sweep, points: list[DesignPoint]
+                  ) -> tuple[dict[str, VariantTask], dict[str, list[PointItem]], list[dict]]:
+    """The variant task and the point items of each compression variant of ``points``, and the failed
+    rows of points whose values are invalid together."""
+    by_variant: dict[str, list[PointItem]] = defaultdict(list)
+    plans: dict[str, dict] = {}
+    invalid = []
+    for point in points:
+        try:
+            cfg = sweep.hardware_for(point)
+            if point.variant not in plans:
+                plans[point.variant] = sweep.plan_for(point.plan_values).to_dict()
+        except SweepError as exc:
+            invalid.append(_failed_row(point.point_id, point.index, dict(point.values), str(exc)))
+            continue
+        formats = NumberFormats.from_hardware(cfg)
+        by_variant[point.variant].append(PointItem(point.point_id, point.index, dict(point.values), cfg, astuple(formats)))
+    tasks = {}
+    for key, items in by_variant.items():
+        formats = tuple(dict.fromkeys(NumberFormats(*i.formats) for i in items))
+        tasks[key] = VariantTask(key, sweep.spec.model, plans[key], formats, sweep.dataset, sweep.spec.frames)
+    return tasks, by_variant, invalid
+
+
+def _failed_row(point_id: str, index: int, values: dict[str, Any], error: str) -> dict:
+    return {"point_id": point_id, "index": index, "status": "failed", "error": error, **values}
+
+
 def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record: Callable[[dict, list | None], None],
             *, per_layer: bool = False, progress: SweepProgress | None = None) -> dict[str, int]:
     """Evaluate ``points`` and pass each finished row (and its layer rows) to ``record`` as it arrives.
@@ -274,25 +300,10 @@ def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record:
         counts[row["status"]] += 1
         progress.advance("points", 1)
 
-    by_variant: dict[str, list[PointItem]] = defaultdict(list)
-    plans: dict[str, dict] = {}
     progress.start("points", len(points))
-    for point in points:
-        base_row = {"point_id": point.point_id, "index": point.index, **dict(point.values)}
-        try:
-            cfg = sweep.hardware_for(point)
-            if point.variant not in plans:
-                plans[point.variant] = sweep.plan_for(point.plan_values).to_dict()
-        except SweepError as exc:  # a combination of values that is invalid together
-            done({**base_row, "status": "failed", "error": str(exc)}, None)
-            continue
-        formats = NumberFormats.from_hardware(cfg)
-        by_variant[point.variant].append(PointItem(point.point_id, point.index, dict(point.values), cfg, astuple(formats)))
-
-    tasks = {}
-    for key, items in by_variant.items():
-        formats = tuple(dict.fromkeys(NumberFormats(*f) for f in (i.formats for i in items)))
-        tasks[key] = VariantTask(key, sweep.spec.model, plans[key], formats, sweep.dataset, sweep.spec.frames)
+    tasks, by_variant, invalid = variant_tasks(sweep, points)
+    for row in invalid:
+        done(row, None)
     progress.start("variants", len(tasks))
 
     # Variants go in one per worker at a time: a finished variant's points are then queued ahead of
@@ -317,8 +328,8 @@ def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record:
                 items = by_variant[key]
                 if outcome.error is not None:
                     for item in items:
-                        done({"point_id": item.point_id, "index": item.index, "status": "failed",
-                              "error": f"compression variant: {outcome.error}", **item.values}, None)
+                        done(_failed_row(item.point_id, item.index, item.values,
+                                         f"compression variant: {outcome.error}"), None)
                 else:
                     layers = executor.share(outcome.layers)
                     for chunk in _chunks(items, executor.workers):
