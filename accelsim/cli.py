@@ -139,9 +139,13 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
     dataset, frames_evaluated), miss_rate_curve.csv, the resolved hardware config and the energy table
     entries used (with sources) to the output folder, and prints the per-layer table.
     """
+    from accelsim.config import load_hwconfig
+    from accelsim.detect.functional import NumberFormats
+    from accelsim.pipeline.accuracy import AccuracyRequest
+    from accelsim.pipeline.compression import CompressionRequest
+    from accelsim.pipeline.design_point import DesignPointRequest, run_design_point
+    from accelsim.pipeline.results import write_outputs
     from accelsim.report.terminal import run_text
-    from accelsim.resources import project_root
-    from accelsim.run import run_design_point, write_outputs
 
     if compressed is None:
         plan_arg = _plan_for(model_name, plan_arg)
@@ -150,13 +154,17 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
         dataset = None
     if frames is not None and dataset is None:
         raise click.UsageError("--frames needs a dataset to evaluate (--dataset)")
-    result = run_design_point(hw, model_name, plan_arg, weights=weights, proposals=proposals, compressed=compressed,
-                              dataset=dataset, frames=frames, progress=_progress)
-    folder = Path(out) if out else project_root() / "reports" / f"run-{result.config.name}-{result.summary['plan']}"
-    write_outputs(result, folder)
-    click.echo(run_text(result.layers, result.summary))
-    _progress(f"wrote {folder}/ (layers.csv, summary.json, hwconfig.resolved.yaml, table_entries.json"
-              + (", miss_rate_curve.csv)" if result.curve is not None else ")"))
+    cfg = load_hwconfig(hw)
+    request = DesignPointRequest(
+        hardware=cfg,
+        compression=Path(compressed) if compressed else CompressionRequest.of(model_name, plan_arg, weights),
+        accuracy=AccuracyRequest.of(NumberFormats.from_hardware(cfg), dataset, frames) if dataset else None,
+        proposals=proposals)
+    result = run_design_point(request, progress=_progress)
+    folder = Path(out) if out else Path("reports") / f"run-{cfg.name}-{result.summary.design.plan}"
+    written = write_outputs(result, folder)
+    click.echo(run_text(result.summary, result.layers))
+    _progress(f"wrote {folder}/ ({', '.join(p.name for p in written)})")
 
 
 @main.command()
@@ -177,30 +185,39 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out) -> None:  # no
     """
     from accelsim.config import load_hwconfig
     from accelsim.detect.functional import NumberFormats
+    from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage
+    from accelsim.pipeline.compression import CompressionRequest, compress_stage, uncompressed
+
     from accelsim.model import get_model
-    from accelsim.run import compressed_for, evaluate_design_accuracy
+    from accelsim.pipeline.accuracy import require_detector
 
     plan_arg = _plan_for(model_name, plan_arg)
-    spec = get_model(model_name)
-    if plan_arg == "none":
-        model, cm = spec.build(weights), None
-    else:
-        model, cm = compressed_for(model_name, plan_arg, weights, progress=_progress)
     formats = NumberFormats.from_hardware(load_hwconfig(hw)) if hw else NumberFormats.float32()
-    acc = evaluate_design_accuracy(model, spec, cm, formats, dataset, frames, _progress)
-    click.echo(f"model {model_name}, plan {plan_arg}, {acc.formats}")
-    click.echo(f"dataset {acc.dataset}: {acc.frames_evaluated} frames, {acc.positives} reasonable pedestrians")
-    click.echo(f"log-average miss rate (reasonable): {acc.miss_rate_lamr:.2%}")
-    click.echo(f"proposals/frame {acc.proposals_per_frame:.1f}, detections/frame {acc.detections_per_frame:.1f}")
+    request = AccuracyRequest.of(formats, dataset, frames)
+    require_detector(get_model(model_name))  # before minutes of compression
+    if plan_arg == "none":
+        (entry, network), cm = uncompressed(model_name, weights), None
+    else:
+        compressed = compress_stage(CompressionRequest.of(model_name, plan_arg, weights), progress=_progress)
+        entry, network, cm = compressed.entry, compressed.network, compressed.model
+    evaluated = accuracy_stage(entry, network, cm, request, progress=_progress)
+    figures = evaluated.figures()
+    click.echo(f"model {model_name}, plan {plan_arg}, {figures.number_formats}")
+    click.echo(f"dataset {figures.dataset}: {figures.frames_evaluated} frames, {figures.positives} reasonable pedestrians")
+    click.echo(f"log-average miss rate (reasonable): {figures.miss_rate_lamr:.2%}")
+    click.echo(f"proposals/frame {figures.proposals_per_frame_measured:.1f}, "
+               f"detections/frame {figures.detections_per_frame:.1f}")
     if cm is not None:
         click.echo(f"compressed weights {cm.totals()['compressed_bytes'] / 2**10:,.1f} KiB")
+    click.echo("accuracy from the cache" if evaluated.cached else f"evaluated in {evaluated.wall_s:.1f} s")
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "accuracy.json").write_text(json.dumps({"model": model_name, "plan": plan_arg, **acc.summary(),
-                                                          "activation_density": acc.activation_density,
-                                                          "saturation": acc.saturation}, indent=2) + "\n")
-        acc.curve.to_csv(folder / "miss_rate_curve.csv", index=False)
+        document = {"model": model_name, "plan": plan_arg, **figures.flat(), "accuracy_cached": evaluated.cached,
+                    "eval_wall_s": evaluated.wall_s, "activation_density": evaluated.accuracy.activation_density,
+                    "saturation": evaluated.accuracy.saturation}
+        (folder / "accuracy.json").write_text(json.dumps(document, indent=2) + "\n")
+        evaluated.accuracy.curve.to_csv(folder / "miss_rate_curve.csv", index=False)
         _progress(f"wrote {folder}/ (accuracy.json, miss_rate_curve.csv)")
 
 
@@ -223,7 +240,9 @@ def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, finetune_epoch
     """
     from accelsim.config import load_hwconfig
     from accelsim.detect.functional import NumberFormats
-    from accelsim.resources import project_root
+    from accelsim.pipeline.accuracy import AccuracyRequest
+    from accelsim.results.records import TradeoffRow
+    from accelsim.results.schema import table
     from accelsim.tradeoff import markdown, tradeoff as run_tradeoff
 
     try:
@@ -231,13 +250,13 @@ def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, finetune_epoch
     except ValueError:
         raise click.BadParameter(f"'{clusters}' is not a comma-separated list of integers", param_hint="--clusters") from None
     plan_arg = _plan_for(model_name, plan_arg)
-    formats = NumberFormats.from_hardware(load_hwconfig(hw))
-    table = run_tradeoff(model_name, plan_arg, formats, dataset, frames, ks, finetune_epochs, _progress)
-    folder = Path(out) if out else project_root() / "reports" / f"tradeoff-{model_name}"
+    request = AccuracyRequest.of(NumberFormats.from_hardware(load_hwconfig(hw)), dataset, frames)
+    rows = run_tradeoff(model_name, plan_arg, request, ks, finetune_epochs, _progress)
+    folder = Path(out) if out else Path("reports") / f"tradeoff-{model_name}"
     folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "tradeoff.csv", index=False)
-    click.echo(f"model {model_name}, {table['dataset'][0]}, {table['frames_evaluated'][0]} frames, {table['number_formats'][0]}")
-    click.echo(markdown(table))
+    table(rows, TradeoffRow.columns()).to_csv(folder / "tradeoff.csv", index=False)
+    click.echo(f"model {model_name}, {rows[0].dataset}, {rows[0].frames_evaluated} frames, {rows[0].number_formats}")
+    click.echo(markdown(rows))
     _progress(f"wrote {folder}/tradeoff.csv")
 
 
@@ -284,22 +303,16 @@ def compress(model_name, plan_arg, weights, finetune_epochs, out, as_json) -> No
     Prints per layer: weights, kept fraction, clusters, index bits, position bits, fillers, compressed
     bytes and the ratio to dense fp32 (biases included in both), then totals.
     """
-    from accelsim.compress import compress as run_compress
-    from accelsim.compress import load_plan, save
+    from accelsim.compress import save
     from accelsim.compress.report import compression_json, compression_text
-    from accelsim.model import get_model
-    from accelsim.resources import project_root
+    from accelsim.pipeline.compression import CompressionRequest, compress_stage
 
-    spec = get_model(model_name)
-    plan = load_plan(_plan_for(model_name, plan_arg))
-    model = spec.build(weights)
-    epochs = plan.finetune.epochs if finetune_epochs is None else finetune_epochs
-    loader = spec.data(plan.seed)[0] if spec.data is not None and epochs > 0 else None
-    cm = run_compress(model, plan, model_name=model_name, loader=loader, finetune_epochs=epochs, progress=_progress,
-                      provenance={"weights": str(weights) if weights else spec.weights or f"seeded init {spec.init_seed}"})
-    out_path = Path(out) if out else project_root() / "reports" / f"{model_name}-{plan.name}.npz"
+    request = CompressionRequest.of(model_name, _plan_for(model_name, plan_arg), weights, finetune_epochs)
+    compressed = compress_stage(request, progress=_progress)
+    cm = compressed.model
+    out_path = Path(out) if out else Path("reports") / f"{model_name}-{request.plan.name}.npz"
     save(cm, out_path)
-    _progress(f"wrote {out_path}")
+    _progress(f"wrote {out_path}" + (" (compressed model from the cache)" if compressed.cached else ""))
     if as_json:
         click.echo(json.dumps(compression_json(cm), indent=2))
     else:
@@ -336,7 +349,6 @@ def sweep(spec, out, executor, scheduler, workers, resume, retry_failed, per_lay
     the sweep goes on. Writes results.csv/.parquet (one row per design point), pareto.csv,
     recommendation.md/.json and pareto.png to OUT.
     """
-    from accelsim.resources import project_root
     from accelsim.sweep.runner import run_sweep
     from accelsim.sweep.spec import load_sweep
 
@@ -345,7 +357,7 @@ def sweep(spec, out, executor, scheduler, workers, resume, retry_failed, per_lay
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
     loaded = load_sweep(spec)
-    folder = Path(out) if out else project_root() / "reports" / f"sweep-{loaded.spec.name}"
+    folder = Path(out) if out else Path("reports") / f"sweep-{loaded.spec.name}"
     bars = _Bars()
     try:
         result = run_sweep(loaded, folder, executor=executor, workers=workers, scheduler=scheduler, resume=resume,

@@ -3,8 +3,8 @@
 Starting from a plan (by default the model's shipped one), it evaluates the dense model, the plan's
 pruning alone, pruning with k-means weight sharing at several cluster counts, and the full plan before
 and after its fine-tuning: the curve an architect reads to pick the cluster count and pruning rate.
-Every row runs the classifier in the same number formats and on the same frames; compressions and
-accuracies come from the caches that `accelsim run` uses.
+Every row runs the classifier in the same number formats and on the same frames; it composes the
+pipeline's compression and accuracy stages, so compressions and accuracies come from their cache.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 
-import pandas as pd
-
 from accelsim.compress.plan import CompressionPlan, load_plan
-from accelsim.detect.functional import NumberFormats
-from accelsim.model import get_model
-from accelsim.run import compressed_for, evaluate_design_accuracy
+from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage
+from accelsim.pipeline.compression import CompressionRequest, compress_stage, uncompressed
+from accelsim.results.records import TradeoffRow
 
 
 def _without_clusters(raw: dict) -> dict:
@@ -61,32 +59,32 @@ def variants(plan: CompressionPlan, clusters: Sequence[int], finetune_epochs: in
     return rows
 
 
-def tradeoff(model_name: str, plan_arg: str, formats: NumberFormats, dataset: str, frames: int | None,
-             clusters: Sequence[int], finetune_epochs: int = 0,
-             progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """One row per variant: its miss rate on ``dataset`` and its compressed size."""
-    spec = get_model(model_name)
+def tradeoff(model_name: str, plan_arg: str, request: AccuracyRequest, clusters: Sequence[int],
+             finetune_epochs: int = 0, progress: Callable[[str], None] | None = None) -> list[TradeoffRow]:
+    """One row per variant: its miss rate on the request's frames, in its formats, and its compressed size."""
     rows = []
     for label, plan in variants(load_plan(plan_arg), clusters, finetune_epochs):
         if progress:
             progress(f"trade-off: {label}")
         if plan is None:
-            model, cm = spec.build(), None
-            size = sum(p.numel() for p in model.parameters()) * 4
+            (entry, network), cm = uncompressed(model_name), None
+            size = sum(p.numel() for p in network.parameters()) * 4
             kept = 1.0
         else:
-            model, cm = compressed_for(model_name, plan, progress=progress)
+            compressed = compress_stage(CompressionRequest(model_name, plan), progress=progress)
+            entry, network, cm = compressed.entry, compressed.network, compressed.model
             totals = cm.totals()
             size, kept = totals["compressed_bytes"], totals["kept_fraction"]
-        acc = evaluate_design_accuracy(model, spec, cm, formats, dataset, frames, progress)
-        rows.append({"variant": label, "plan": plan.name if plan else "none", "kept_fraction": kept,
-                     "compressed_kib": size / 2**10, "miss_rate_lamr": acc.miss_rate_lamr, "dataset": acc.dataset,
-                     "frames_evaluated": acc.frames_evaluated, "number_formats": acc.formats})
-    return pd.DataFrame(rows)
+        accuracy = accuracy_stage(entry, network, cm, request, progress=progress).accuracy
+        rows.append(TradeoffRow(variant=label, plan=plan.name if plan else "none", kept_fraction=kept,
+                                compressed_kib=size / 2**10, miss_rate_lamr=accuracy.miss_rate_lamr,
+                                dataset=accuracy.dataset, frames_evaluated=accuracy.frames_evaluated,
+                                number_formats=accuracy.formats))
+    return rows
 
 
-def markdown(table: pd.DataFrame) -> str:
+def markdown(rows: Sequence[TradeoffRow]) -> str:
     lines = ["| variant | weights kept | compressed KiB | log-average miss rate |", "|---|---|---|---|"]
-    for r in table.itertuples():
+    for r in rows:
         lines.append(f"| {r.variant} | {r.kept_fraction:.0%} | {r.compressed_kib:,.1f} | {r.miss_rate_lamr:.2%} |")
     return "\n".join(lines)

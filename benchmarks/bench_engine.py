@@ -20,8 +20,7 @@ import simpy
 import accelsim.sim.engine as engine
 import accelsim.sim.mapping as mapping
 from accelsim.config import load_hwconfig
-from accelsim.model import get_model
-from accelsim.run import compressed_for
+from accelsim.pipeline.compression import CompressionRequest, compress_stage
 from accelsim.sim.build import accelerator_from_config
 from accelsim.sim.frame import simulate_frame
 from accelsim.workload import build_workload
@@ -59,8 +58,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    model, cm = compressed_for("deepped-alexnet", "deep-compression-alexnet")
-    layers = build_workload(model, get_model("deepped-alexnet").input_shape, cm)
+    compressed = compress_stage(CompressionRequest.of("deepped-alexnet", "deep-compression-alexnet"))
+    layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.model)
     acc, _ = accelerator_from_config(load_hwconfig("embedded-45nm"))
     simulate_frame(layers, acc, 10)  # JIT warm-up (loads Numba's cache)
 

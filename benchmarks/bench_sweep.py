@@ -12,7 +12,7 @@ Run: python benchmarks/bench_sweep.py [--points N] [--dask-points M] [--skip-das
    speed-up of 2 workers over 1.
 
 Each sweep writes to a fresh temporary folder, so nothing is resumed; the compression variant and its
-accuracy come from reports/cache (computed once, before the timings).
+accuracy come from the pipeline's cache (computed once, before the timings).
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ import textwrap
 import time
 from pathlib import Path
 
-from accelsim.run import run_design_point
+from accelsim.detect.functional import NumberFormats
+from accelsim.pipeline.accuracy import AccuracyRequest
+from accelsim.pipeline.compression import CompressionRequest
+from accelsim.pipeline.design_point import DesignPointRequest, run_design_point
 from accelsim.sweep.runner import run_points, run_sweep, run_variant, variant_tasks
 from accelsim.sweep.spec import load_sweep
 
@@ -70,17 +73,18 @@ def per_point_rate(folder: Path, n: int) -> None:
     items = by_variant[key]
     outcome = run_variant(task)
     assert outcome.error is None, outcome.error
-    run_points(outcome.layers, items[:2], outcome.accuracy, 10, False)  # warm the JIT-compiled kernels
+    run_points(task.model, outcome, items[:2], 10, False)  # warm the JIT-compiled kernels
 
     t = time.perf_counter()
-    rows = run_points(outcome.layers, items, outcome.accuracy, 10, False)
+    rows = run_points(task.model, outcome, items, 10, False)
     sweep_s = time.perf_counter() - t
     ok = sum(r["status"] == "ok" for r, _ in rows)
 
     t = time.perf_counter()
     base_n = min(n, 20)
     for item in items[:base_n]:
-        run_design_point(item.hardware, sweep.spec.model, plan, dataset=sweep.dataset, frames=sweep.spec.frames)
+        accuracy = AccuracyRequest.of(NumberFormats.from_hardware(item.hardware), sweep.dataset, sweep.spec.frames)
+        run_design_point(DesignPointRequest(item.hardware, CompressionRequest(sweep.spec.model, plan), accuracy))
     base_s = (time.perf_counter() - t) / base_n * n
     print(f"1. per point, one core ({n} hardware-only points, {ok} ok, accuracy cached):")
     print(f"   sweep points task   {n / sweep_s:8.1f} points/s")

@@ -8,11 +8,9 @@ import torch
 
 from accelsim.detect.crops import CropSpec
 from accelsim.detect.detector import Combiner, Detector, DetectorConfig
-from accelsim.detect.evaluate import accuracy_for, run_detector
+from accelsim.detect.evaluate import run_detector
 from accelsim.detect.functional import FunctionalClassifier, NumberFormats
-from accelsim.detect.proposals import Geometry, ProposalModel
 from accelsim.detect.types import Annotation, Frame
-from accelsim.errors import ModelError
 
 
 class FixedProposals:
@@ -82,43 +80,3 @@ def test_run_detector_measures_proposals_and_miss_rate():
     assert acc.miss_rate_lamr == pytest.approx(1e-10)
     assert acc.proposals_per_frame == 2.0 and acc.detections_per_frame == 2.0
     assert acc.frames_evaluated == 4 and acc.positives == 4
-
-
-def _detector_dir(tmp_path):
-    tmp_path.mkdir(parents=True)
-    g = Geometry()
-    rng = np.random.default_rng(0)
-    weights = rng.normal(size=(10, *g.cells)).astype(np.float32)
-    ProposalModel(weights, 0.0, threshold=-np.inf, max_proposals=8, geometry=g).save(tmp_path / "proposals.npz")
-    DetectorConfig(crop=CropSpec(size=67)).save(tmp_path / "detector.json")
-    return tmp_path
-
-
-class _Named(list):
-    name = "stand-in scenes"
-
-
-def test_accuracy_is_cached_by_what_it_depends_on(tmp_path):
-    from accelsim.model.alexnet import init_gaussian_
-    from accelsim.model.registry import small_classifier
-
-    folder = _detector_dir(tmp_path / "det")
-    model = init_gaussian_(small_classifier(), 0).eval()
-    frames = _Named(_frames(2))
-    cache = tmp_path / "cache"
-    first = accuracy_for(model, folder, NumberFormats.float32(), frames, frames, cache=cache)
-    files = list(cache.glob("accuracy-*.json"))
-    assert len(files) == 1
-    again = accuracy_for(model, folder, NumberFormats.float32(), frames, frames, cache=cache)
-    assert again.summary() == first.summary()
-    assert again.activation_density == first.activation_density
-    # other weights are another key: a second file
-    with torch.no_grad():
-        model.fc8.bias.add_(1.0)
-    accuracy_for(model, folder, NumberFormats.float32(), frames, frames, cache=cache)
-    assert len(list(cache.glob("accuracy-*.json"))) == 2
-
-
-def test_a_model_without_detector_is_refused():
-    with pytest.raises(ModelError, match="no detector"):
-        accuracy_for(torch.nn.Linear(1, 1), None, NumberFormats.float32(), _Named(), [])

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from accelsim.cli import main
+from golden_values import differences
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -69,6 +70,8 @@ def test_main_job_end_to_end(tmp_path):
     assert summary["proposals_per_frame"] == max(1, round(summary["proposals_per_frame_measured"]))
     assert summary["latency_per_frame_ms"] >= summary["roofline_bound_ms"]
     assert (out / "miss_rate_curve.csv").is_file()
+    # the same figures as before the result schema (tests/golden_values.py lists the renamed fields)
+    assert differences("main-job", out) == []
 
 
 @pytest.mark.slow
@@ -82,8 +85,8 @@ def test_full_size_worked_example(tmp_path):
     out = tmp_path / "run"
     summary = json.loads((out / "summary.json").read_text())
     for key in ("energy_per_frame_uj", "latency_per_frame_ms", "dram_bytes_per_frame", "weights_resident",
-                "compressed_weight_bytes", "sram_bytes", "roofline_bound_ms", "energy_breakdown_pj",
-                "proposals_per_frame", "frames"):
+                "compressed_weight_bytes", "sram_bytes", "roofline_bound_ms", "energy_dram_pj",
+                "proposals_per_frame", "area_mm2"):
         assert key in summary
     assert summary["dataset"] is None and summary["proposals_per_frame"] == 10
     assert summary["latency_per_frame_ms"] >= summary["roofline_bound_ms"]

@@ -9,7 +9,10 @@ flipped bytes, and a truncated file is not a readable zip.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +42,8 @@ def _unpack_stream(data: bytes, nbits: int, count: int, width: int, lengths: np.
     return Stream(symbols.astype(np.uint32), width, lengths)
 
 
-def save(cm: CompressedModel, path: str | Path) -> Path:
-    path = Path(path)
+def dumps(cm: CompressedModel) -> bytes:
+    """The file's bytes: what `save` writes and the cache stores."""
     arrays: dict[str, np.ndarray] = {}
     layers_meta = []
     for i, (name, layer) in enumerate(cm.layers.items()):
@@ -79,11 +82,27 @@ def save(cm: CompressedModel, path: str | Path) -> Path:
         "layers": layers_meta,
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as fh:  # write then rename: an interrupted save never leaves a half file
-        np.savez(fh, **arrays)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def save(cm: CompressedModel, path: str | Path) -> Path:
+    """Write ``cm`` to ``path`` through a uniquely named temporary file and a rename, so that an
+    interrupted save, or two processes saving at once, never leave a half-written file."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot write the compressed model there ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(dumps(cm))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -91,8 +110,14 @@ def load(path: str | Path) -> CompressedModel:
     path = Path(path)
     if not path.is_file():
         raise StorageError(f"{path}: compressed-model file not found")
+    return loads(path.read_bytes(), str(path))
+
+
+def loads(data: bytes, path: str) -> CompressedModel:
+    """The compressed model in ``data`` (a file's bytes; ``path`` names it in errors), checked stream
+    by stream as the module docstring says."""
     try:
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise StorageError(f"{path}: a single numpy array, not an accelsim compressed-model (.npz) file")
         with loaded as npz:

@@ -2,18 +2,17 @@
 
 This is the functional half of a design point: the detector runs on every frame with the classifier
 executed in the hardware's formats on the decoded weights, and the run measures what the accelerator
-model needs from it (proposals per frame, the density of non-zero activations per layer). Results are
-cached by a hash of everything they depend on, so that hardware-only changes never re-evaluate.
+model needs from it (proposals per frame, the density of non-zero activations per layer). The
+pipeline's accuracy stage (`accelsim.pipeline.accuracy`) caches the result on disk.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from accelsim.detect.functional import FunctionalClassifier, NumberFormats
 from accelsim.detect.metric import REASONABLE, evaluate
 from accelsim.detect.proposals import ProposalModel
 from accelsim.detect.types import Frame
-from accelsim.errors import DatasetError, ModelError
+from accelsim.errors import DatasetError
 
 CALIBRATION_FRAMES = 16  # synthetic 'val' frames whose proposal crops calibrate activation ranges
 
@@ -45,13 +44,6 @@ class Accuracy:
     activation_density: dict[str, float]  # fraction of non-zero input activations per conv/fc layer
     saturation: dict[str, float]  # fraction of values clipped per quantisation point
     curve: pd.DataFrame  # score_threshold, fppi, miss_rate
-    eval_wall_s: float
-
-    def summary(self) -> dict:
-        return {"dataset": self.dataset, "frames_evaluated": self.frames_evaluated,
-                "miss_rate_lamr": self.miss_rate_lamr, "positives": self.positives,
-                "proposals_per_frame": self.proposals_per_frame, "detections_per_frame": self.detections_per_frame,
-                "number_formats": self.formats, "eval_wall_s": self.eval_wall_s}
 
 
 def calibration_crops(proposals: ProposalModel, detector_crop, frames: Sequence[Frame]) -> torch.Tensor:
@@ -138,47 +130,4 @@ def run_detector(detector: Detector, classifier: FunctionalClassifier, frames: S
         dataset=dataset, frames_evaluated=len(frames), miss_rate_lamr=float(result.lamr), positives=result.positives,
         proposals_per_frame=float(np.mean(n_props)), detections_per_frame=float(np.mean([len(d) for d in detections])),
         formats=str(classifier.formats), activation_density=classifier.density_by_layer(),
-        saturation=classifier.saturation(), curve=result.curve, eval_wall_s=time.perf_counter() - t0)
-
-
-def accuracy_for(model: nn.Module, detector_dir: Path | None, formats: NumberFormats, dataset, frames: Sequence[Frame],
-                 compressed: CompressedModel | None = None, cache: Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> Accuracy:
-    """The accuracy of ``model`` (its decoded weights) in ``formats`` on ``frames``, from ``cache``
-    when the same combination was evaluated before."""
-    if detector_dir is None:
-        raise ModelError("this model has no detector (proposal stage and score combiner); use deepped-small")
-    key = _key(model, detector_dir, formats, dataset.name, [f.frame_id for f in frames])
-    path = cache / f"accuracy-{key}.json" if cache else None
-    if path is not None and path.is_file():
-        return _load(path)
-    detector, classifier = functional_detector(model, detector_dir, formats, compressed)
-    acc = run_detector(detector, classifier, frames, dataset.name, progress)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        raw = asdict(acc)
-        raw["curve"] = acc.curve.to_dict(orient="list")
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(raw))
-        tmp.replace(path)
-    return acc
-
-
-def _load(path: Path) -> Accuracy:
-    raw = json.loads(path.read_text())
-    raw["curve"] = pd.DataFrame(raw["curve"])
-    return Accuracy(**raw)
-
-
-def _key(model: nn.Module, detector_dir: Path, formats: NumberFormats, dataset: str, frame_ids: list[str]) -> str:
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    for f in ("proposals.npz", "detector.json"):
-        h.update((detector_dir / f).read_bytes())
-    h.update(json.dumps([str(formats), repr(formats), dataset, frame_ids]).encode())
-    # any change to the detector or evaluation code invalidates cached accuracies
-    for module in sorted((Path(__file__).parent).rglob("*.py")):
-        h.update(module.read_bytes())
-    return h.hexdigest()[:20]
+        saturation=classifier.saturation(), curve=result.curve)

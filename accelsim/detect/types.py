@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -43,6 +44,9 @@ class Frame:
     height: int  # px
     objects: tuple[Annotation, ...]
     load: Callable[[], np.ndarray] = field(repr=False, compare=False)
+    # Files the pixels and annotations are read from: a cached result keys on their content. Generated
+    # frames have none (their content is the generator's code and seed).
+    sources: tuple[Path, ...] = field(default=(), repr=False, compare=False)
 
     def image(self) -> np.ndarray:
         """RGB pixels, uint8, shape (height, width, 3)."""

@@ -1,40 +1,71 @@
-"""The per-layer result table and summary of a run, as terminal text."""
+"""A design point as terminal text: the per-layer table (the `LayerRow` fields that declare how they
+show) and a few summary lines."""
 
 from __future__ import annotations
 
-import pandas as pd
+from accelsim.results.records import DesignPointSummary, LayerRow
+from accelsim.results.schema import Column, iter_shown
 
 
-def run_text(layers: pd.DataFrame, summary: dict) -> str:
-    header = (f"{'layer':7s} {'kind':5s} {'MACs':>13s} {'weights B':>11s} {'res':>3s} {'order':>13s} {'latency us':>11s} "
-              f"{'stall %':>7s} {'bound':>7s} {'DRAM rd B':>12s} {'DRAM wr B':>11s} {'lookups':>11s} {'energy uJ':>10s}")
-    lines = [f"hardware {summary['hardware']}, model {summary['model']}, plan {summary['plan']}, "
-             f"{summary['proposals_per_frame']} proposals/frame in {summary['weight_passes_per_frame']} weight pass(es)",
-             header, "-" * len(header)]
-    for _, r in layers.iterrows():
-        stall = 100 * r.stall_cycles / r.cycles if r.cycles else 0.0
-        lines.append(
-            f"{r.layer:7s} {r.kind:5s} {r.macs:>13,.0f} {r.compressed_weight_bytes:>11,.0f} {'yes' if r.pinned else '-':>3s} "
-            f"{r.loop_order:>13s} {r.latency_us:>11,.1f} {stall:>7.1f} {r.bound:>7s} {r.dram_read_bytes:>12,.0f} "
-            f"{r.dram_write_bytes:>11,.0f} {r.decoder_lookups:>11,.0f} {r.energy_total_pj / 1e6:>10,.2f}")
+def _cell(column: Column, value) -> str:
+    show = column.show
+    if isinstance(value, bool):
+        value = "yes" if value else "-"
+    elif isinstance(value, (int, float)):
+        value *= show.scale
+    return format(value, show.spec)
+
+
+def _header(column: Column) -> str:
+    """The header padded to its column's width, aligned as the column's values are."""
+    spec = column.show.spec
+    width = int("".join(ch for ch in spec.split(".")[0] if ch.isdigit()) or 0)
+    return format(column.show.header, (">" if spec.startswith(">") else "<") + str(width))
+
+
+def layer_table(rows: tuple[LayerRow, ...]) -> list[str]:
+    shown = list(iter_shown(LayerRow.columns()))
+    header = " ".join(_header(c) for c in shown)
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        values = row.flat()
+        lines.append(" ".join(_cell(c, values[c.name]) for c in shown))
     lines.append("-" * len(header))
-    s = summary
-    br = s["energy_breakdown_pj"]
-    total = sum(br.values()) or 1.0
-    lines += [
-        f"steady-state frame: {s['energy_per_frame_uj']:,.1f} uJ, {s['latency_per_frame_ms']:,.3f} ms "
-        f"({s['frames_per_s']:,.1f} frames/s; roofline bound {s['roofline_bound_ms']:,.3f} ms), "
-        f"DRAM {s['dram_bytes_per_frame'] / 2**20:,.2f} MiB/frame (weights {s['dram_weight_bytes_per_frame'] / 2**20:,.2f} MiB)",
-        "energy: " + ", ".join(f"{k} {v / total:.0%}" for k, v in br.items()),
-        f"compressed weights {s['compressed_weight_bytes'] / 2**10:,.0f} KiB vs weight SRAM {s['sram_weight_bytes'] / 2**10:,.0f} KiB: "
-        + ("all resident (loaded once)" if s["weights_resident"] else
-           f"streamed every pass (resident: {', '.join(s['pinned_layers']) or 'none'})"),
-        f"cold first frame: {s['cold_frame']['energy_uj']:,.1f} uJ, {s['cold_frame']['latency_ms']:,.3f} ms, "
-        f"DRAM {s['cold_frame']['dram_bytes'] / 2**20:,.2f} MiB",
-    ]
-    if s.get("dataset"):
-        lines.append(
-            f"miss rate (log-average, Caltech reasonable) {s['miss_rate_lamr']:.2%} on {s['dataset']}, "
-            f"{s['frames_evaluated']} frames, {s['number_formats']}; "
-            f"{s['proposals_per_frame_measured']:.1f} proposals/frame measured")
+    return lines
+
+
+def run_text(summary: DesignPointSummary, rows: tuple[LayerRow, ...]) -> str:
+    s, f, a = summary.design, summary.frame, summary.accuracy
+    energy = {"dram": f.energy_dram_pj, "sram": f.energy_sram_pj, "decoder": f.energy_decoder_pj,
+              "mac": f.energy_mac_pj, "leakage": f.energy_leakage_pj}
+    total = sum(energy.values()) or 1.0
+    lines = [f"hardware {s.hardware}, model {s.model}, plan {s.plan}, "
+             f"{f.proposals_per_frame} proposals/frame in {f.weight_passes_per_frame} weight pass(es)",
+             *layer_table(rows),
+             f"steady-state frame: {f.energy_per_frame_uj:,.1f} uJ, {f.latency_per_frame_ms:,.3f} ms "
+             f"({f.frames_per_s:,.1f} frames/s; roofline bound {f.roofline_bound_ms:,.3f} ms), "
+             f"DRAM {f.dram_bytes_per_frame / 2**20:,.2f} MiB/frame "
+             f"(weights {f.dram_weight_bytes_per_frame / 2**20:,.2f} MiB)",
+             "energy: " + ", ".join(f"{k} {v / total:.0%}" for k, v in energy.items()),
+             f"compressed weights {f.compressed_weight_bytes / 2**10:,.0f} KiB vs weight SRAM "
+             f"{f.sram_weight_bytes / 2**10:,.0f} KiB: "
+             + ("all resident (loaded once)" if f.weights_resident else
+                f"streamed every pass (resident: {', '.join(f.pinned_layers) or 'none'})"),
+             f"cold first frame: {f.cold_frame_energy_uj:,.1f} uJ, {f.cold_frame_latency_ms:,.3f} ms, "
+             f"DRAM {f.cold_frame_dram_bytes / 2**20:,.2f} MiB"]
+    if a is not None:
+        lines.append(f"miss rate (log-average, Caltech reasonable) {a.miss_rate_lamr:.2%} on {a.dataset}, "
+                     f"{a.frames_evaluated} frames, {a.number_formats}; "
+                     f"{a.proposals_per_frame_measured:.1f} proposals/frame measured")
+    run = summary.run
+    if run is not None:
+        lines.append("this run: " + ", ".join(
+            part for part in (_stage("compression", run.compression_cached, run.compression_wall_s),
+                              None if run.accuracy_cached is None else
+                              _stage("accuracy", run.accuracy_cached, run.eval_wall_s),
+                              f"simulation {run.simulation_wall_s:.2f} s") if part))
     return "\n".join(lines)
+
+
+def _stage(name: str, cached: bool, wall_s: float) -> str:
+    return f"{name} from the cache" if cached else f"{name} {wall_s:.1f} s"

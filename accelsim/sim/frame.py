@@ -26,10 +26,11 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from accelsim.errors import ConfigError
+from accelsim.results.records import FrameFigures, LayerRow
+from accelsim.results.schema import table
 from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.engine import DramPort, LayerTiming, simulate_layer
 from accelsim.sim.mapping import LayerCosts, LayerMapping, map_layer, plan_traffic
@@ -120,8 +121,12 @@ def estimated_cycles(plan: FramePlan, acc: Accelerator) -> float:
 
 @dataclass(frozen=True)
 class FrameResult:
-    layers: pd.DataFrame  # one row per layer, summed over the frame's passes (steady state)
-    summary: dict
+    rows: tuple[LayerRow, ...]  # one per layer, summed over the frame's passes (steady state)
+    figures: FrameFigures
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        return table(self.rows, LayerRow.columns())
 
 
 def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
@@ -140,16 +145,52 @@ def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
     # The steady-state frame starts its weight stream afresh (the pinned ones stay on chip).
     port.fetched_burst.pop("weights", None)
 
-    rows: dict[str, dict] = {}
+    sums: dict[str, _LayerSums] = {}
     for pass_mappings in plan.mappings:
         for mapping in pass_mappings:
-            _accumulate(rows, mapping, simulate_layer(mapping, acc, port), acc, costs)
-    table = pd.DataFrame(list(rows.values()))
-    summary = _summary(table, plan, costs, acc, proposals, cold, layers)
-    return FrameResult(table, summary)
+            _accumulate(sums, mapping, simulate_layer(mapping, acc, port), acc, costs)
+    rows = tuple(s.row(acc, density.get(name, 1.0)) for name, s in sums.items())
+    return FrameResult(rows, _figures(rows, plan, costs, acc, proposals, cold, layers))
 
 
-def _accumulate(rows: dict, m: LayerMapping, t: LayerTiming, acc: Accelerator, costs: dict) -> None:
+_COUNTS = ("macs", "macs_executed", "cycles", "mac_cycles", "decoder_cycles", "conflict_cycles", "dram_cycles",
+           "dram_read_bytes", "dram_write_bytes", "dram_row_hits", "dram_row_misses", "sram_read_bytes",
+           "sram_write_bytes", "decoder_lookups", "events", "energy_dram_pj", "energy_sram_pj", "energy_decoder_pj",
+           "energy_mac_pj", "energy_leakage_pj")
+_ENERGY = ("energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj")
+# What limits a layer: the largest of these, named as `LayerRow.bound` says.
+_LIMITS = {"mac_cycles": "compute", "decoder_cycles": "decoder", "dram_cycles": "dram", "conflict_cycles": "sram-banks"}
+
+
+@dataclass
+class _LayerSums:
+    """A layer's counts summed over the passes of a frame, and what its first pass decided."""
+
+    layer: Layer
+    compressed_weight_bytes: int
+    pinned: bool
+    loop_order: str
+    weight_tiles: int
+    input_tiles: int
+    counts: dict
+
+    def row(self, acc: Accelerator, density: float) -> LayerRow:
+        c = self.counts
+        limits = [c[k] for k in _LIMITS]
+        return LayerRow(
+            layer=self.layer.name, kind=self.layer.kind, input_activation_density=density,
+            compressed_weight_bytes=self.compressed_weight_bytes, pinned=self.pinned, loop_order=self.loop_order,
+            weight_tiles=self.weight_tiles, input_tiles=self.input_tiles,
+            stall_cycles=c["cycles"] - c["mac_cycles"],
+            stall_share=(c["cycles"] - c["mac_cycles"]) / c["cycles"] if c["cycles"] else 0.0,
+            latency_us=c["cycles"] * acc.cycle_ns / 1000,
+            bound=list(_LIMITS.values())[limits.index(max(limits))],
+            energy_total_pj=sum(c[k] for k in _ENERGY),
+            **c,
+        )
+
+
+def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, acc: Accelerator, costs: dict) -> None:
     e = acc.energies
     width = acc.sram.bank_width_bytes
     time_ns = t.cycles * acc.cycle_ns
@@ -160,7 +201,6 @@ def _accumulate(rows: dict, m: LayerMapping, t: LayerTiming, acc: Accelerator, c
         "macs_executed": m.macs_executed,
         "cycles": t.cycles,
         "mac_cycles": t.mac_cycles,
-        "stall_cycles": t.stall_cycles,
         "decoder_cycles": t.decoder_cycles,
         "conflict_cycles": t.conflict_cycles,
         "dram_cycles": t.dram_cycles,
@@ -178,63 +218,50 @@ def _accumulate(rows: dict, m: LayerMapping, t: LayerTiming, acc: Accelerator, c
         "energy_mac_pj": m.macs_executed * e.mac_pj,
         "energy_leakage_pj": (e.sram_leakage_mw + e.other_leakage_mw) * time_ns,
     }
-    row = rows.get(m.layer.name)
-    if row is None:
-        rows[m.layer.name] = row = {
-            "layer": m.layer.name,
-            "kind": m.layer.kind,
-            "compressed_weight_bytes": costs[m.layer.name].total_bytes if m.layer.name in costs else 0,
-            "pinned": m.pinned,
-            "loop_order": m.order,
-            "weight_tiles": m.weight_tiles,
-            "input_tiles": m.input_tiles,
-            **{k: 0 for k in values},
-        }
+    s = sums.get(m.layer.name)
+    if s is None:
+        weight_bytes = costs[m.layer.name].total_bytes if m.layer.name in costs else 0
+        sums[m.layer.name] = s = _LayerSums(m.layer, weight_bytes, m.pinned, m.order, m.weight_tiles, m.input_tiles,
+                                            dict.fromkeys(_COUNTS, 0))
     for k, v in values.items():
-        row[k] += v
+        s.counts[k] += v
 
 
-def _summary(table: pd.DataFrame, plan: FramePlan, costs, acc: Accelerator, proposals: int, cold, layers) -> dict:
-    energy_cols = ["energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj"]
-    table["energy_total_pj"] = table[energy_cols].sum(axis=1)
-    table["latency_us"] = table["cycles"] * acc.cycle_ns / 1000
-    # What limits each layer: the largest of its MAC-array, decoder, DRAM-bus and bank-conflict cycles.
-    limits = table[["mac_cycles", "decoder_cycles", "dram_cycles", "conflict_cycles"]].to_numpy()
-    table["bound"] = np.array(["compute", "decoder", "dram", "sram-banks"])[limits.argmax(axis=1)]
-    cycles = float(table["cycles"].sum())
-    dram_bytes = float(table["dram_read_bytes"].sum() + table["dram_write_bytes"].sum())
-    macs_exec = float(table["macs_executed"].sum())
-    compute_bound_cycles = macs_exec / acc.peak_macs_per_cycle
+def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, costs, acc: Accelerator, proposals: int, cold,
+             layers) -> FrameFigures:
+    cycles = float(sum(r.cycles for r in rows))
+    dram_bytes = float(sum(r.dram_read_bytes for r in rows) + sum(r.dram_write_bytes for r in rows))
+    compute_bound_cycles = float(sum(r.macs_executed for r in rows)) / acc.peak_macs_per_cycle
     dram_bound_cycles = dram_bytes / acc.dram_bytes_per_cycle
-    energy_pj = float(table["energy_total_pj"].sum())
+    energy_pj = float(sum(r.energy_total_pj for r in rows))
+    latency_ns = cycles * acc.cycle_ns
     cold_bytes = float(cold.read_bytes) if cold else 0.0
     cold_ns = float(cold.time_ns) if cold else 0.0
     cold_pj = (cold.energy_rw_pj + cold.energy_act_pre_pj + acc.dram_energy.background_mw * cold_ns) if cold else 0.0
-    total_weight_bytes = sum(c.total_bytes for c in costs.values())
-    return {
-        "frames": 1,
-        "proposals_per_frame": proposals,
-        "proposals_batch": plan.batches[0],
-        "weight_passes_per_frame": len(plan.batches),
-        "weights_resident": len(plan.pinned) == len(costs),
-        "pinned_layers": sorted(plan.pinned, key=[l.name for l in layers].index),
-        "compressed_weight_bytes": total_weight_bytes,
-        "sram_bytes": acc.sram_weight_bytes + acc.sram_input_bytes + acc.sram_output_bytes,
-        "sram_weight_bytes": acc.sram_weight_bytes,
-        "energy_per_frame_uj": energy_pj / 1e6,
-        "latency_per_frame_ms": cycles * acc.cycle_ns / 1e6,
-        "frames_per_s": 1e9 / (cycles * acc.cycle_ns) if cycles else float("inf"),
-        "dram_bytes_per_frame": dram_bytes,
-        "dram_weight_bytes_per_frame": sum(m.weight_dram_bytes for ms in plan.mappings for m in ms),
-        "roofline_bound_ms": max(compute_bound_cycles, dram_bound_cycles) * acc.cycle_ns / 1e6,
-        "energy_breakdown_pj": {c.removeprefix("energy_").removesuffix("_pj"): float(table[c].sum()) for c in energy_cols},
-        "cold_frame": {
-            "extra_dram_read_bytes": cold_bytes,
-            "extra_latency_ms": cold_ns / 1e6,
-            "extra_energy_uj": cold_pj / 1e6,
-            "energy_uj": (energy_pj + cold_pj) / 1e6,
-            "latency_ms": (cycles * acc.cycle_ns + cold_ns) / 1e6,
-            "dram_bytes": dram_bytes + cold_bytes,
-        },
-    }
-
+    order = [l.name for l in layers]
+    return FrameFigures(
+        proposals_per_frame=proposals,
+        proposals_batch=plan.batches[0],
+        weight_passes_per_frame=len(plan.batches),
+        weights_resident=len(plan.pinned) == len(costs),
+        pinned_layers=tuple(sorted(plan.pinned, key=order.index)),
+        compressed_weight_bytes=sum(c.total_bytes for c in costs.values()),
+        sram_bytes=acc.sram_weight_bytes + acc.sram_input_bytes + acc.sram_output_bytes,
+        sram_weight_bytes=acc.sram_weight_bytes,
+        energy_per_frame_uj=energy_pj / 1e6,
+        latency_per_frame_ms=latency_ns / 1e6,
+        frames_per_s=1e9 / latency_ns if cycles else float("inf"),
+        dram_bytes_per_frame=dram_bytes,
+        dram_weight_bytes_per_frame=sum(m.weight_dram_bytes for ms in plan.mappings for m in ms),
+        roofline_bound_ms=max(compute_bound_cycles, dram_bound_cycles) * acc.cycle_ns / 1e6,
+        **{k: float(sum(getattr(r, k) for r in rows)) for k in _ENERGY},
+        # background + refresh power over the frame (mW x ns = pJ), part of energy_dram_pj
+        dram_background_pj=acc.dram_energy.background_mw * latency_ns,
+        area_mm2=acc.area_mm2,
+        cold_frame_energy_uj=(energy_pj + cold_pj) / 1e6,
+        cold_frame_latency_ms=(latency_ns + cold_ns) / 1e6,
+        cold_frame_dram_bytes=dram_bytes + cold_bytes,
+        cold_frame_extra_energy_uj=cold_pj / 1e6,
+        cold_frame_extra_latency_ms=cold_ns / 1e6,
+        cold_frame_extra_dram_read_bytes=cold_bytes,
+    )

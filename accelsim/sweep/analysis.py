@@ -19,15 +19,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from accelsim.results.records import design_point_columns, sweep_columns
+from accelsim.results.schema import arrow_schema
 from accelsim.units import format_quantity, parse_bytes, parse_quantity
 
-# Per-point metrics the runner writes for every "ok" point (failed points lack them).
-METRIC_COLUMNS = (
-    "energy_per_frame_uj", "latency_per_frame_ms", "frames_per_s", "dram_bytes_per_frame",
-    "dram_weight_bytes_per_frame", "weights_resident", "compressed_weight_bytes", "sram_bytes",
-    "sram_weight_bytes", "area_mm2", "miss_rate_lamr", "proposals_per_frame", "energy_leakage_pj",
-    "dram_background_pj",
-)
+# Columns a weighted objective may combine: the numeric figures of a design point.
+METRIC_COLUMNS = tuple(c.name for c in design_point_columns() if c.type in (int, float))
 PARETO_COLUMNS = ("energy_per_frame_uj", "miss_rate_lamr", "sram_bytes")
 
 _FINITE = Field(allow_inf_nan=False)
@@ -488,16 +485,29 @@ def _plot(path: Path, evaluated: pd.DataFrame, rec: Recommendation, title: str) 
     fig.savefig(path, dpi=120)
 
 
-def _for_parquet(frame: pd.DataFrame) -> pd.DataFrame:
-    # An axis may mix types (64 and "64KiB" in one column); Parquet columns have one type.
+def _parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` with the schema's types, units and descriptions on the known columns; axis
+    columns get the type their values have."""
+    import pyarrow as pa
+
+    known = {c.name: c for c in sweep_columns()}
     out = frame.copy()
+    axes = []
     for name in out.columns:
-        if out[name].dtype != object:
+        if name in known:
             continue
+        # An axis may mix types (64 and "64KiB" in one column); Parquet columns have one type.
         kinds = {type(v) for v in out[name] if v is not None and not (isinstance(v, float) and math.isnan(v))}
-        if len(kinds) > 1 and not kinds <= {int, float}:
+        if out[name].dtype == object and len(kinds) > 1 and not kinds <= {int, float}:
             out[name] = [v if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in out[name]]
-    return out
+        axes.append(pa.Table.from_pandas(out[[name]], preserve_index=False).schema.field(name))
+    schema = arrow_schema([known[n] for n in out.columns if n in known])
+    fields = {f.name: f for f in [*axes, *schema]}
+    pa_schema = pa.schema([fields[n] for n in out.columns])
+    table = pa.Table.from_pandas(out, schema=pa_schema, preserve_index=False)
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path)
 
 
 def write_outputs(out_dir: Path, evaluated: pd.DataFrame, layers: pd.DataFrame, recommendation: Recommendation,
@@ -513,7 +523,7 @@ def write_outputs(out_dir: Path, evaluated: pd.DataFrame, layers: pd.DataFrame, 
         return written[-1]
 
     evaluated.to_csv(path("results.csv"), index=False)
-    _for_parquet(evaluated).to_parquet(path("results.parquet"), index=False)
+    _parquet(evaluated, path("results.parquet"))
     if layers is not None and len(layers):
         layers.to_csv(path("layers.csv"), index=False)
     pareto_front(evaluated).to_csv(path("pareto.csv"), index=False)

@@ -3,9 +3,8 @@
 Two kinds of task, both pure functions of their arguments (so any executor gives the same rows):
 
 * a *variant* task compresses the model with one plan variant and evaluates its miss rate once per
-  number format the variant's hardware points use; compression and accuracy also go through the
-  on-disk caches of ``accelsim run``, so a resumed sweep or a second sweep with the same variants
-  recomputes neither;
+  number format the variant's hardware points use; both are the pipeline's cached stages, so a
+  resumed sweep, or a second sweep with the same variants, recomputes neither;
 * a *points* task simulates a chunk of design points that share a variant's workload.
 
 Points tasks of a variant are submitted as soon as its variant task finishes, so the executor never
@@ -26,10 +25,19 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from accelsim import __version__
+from accelsim.compress.plan import CompressionPlan
 from accelsim.config import HardwareConfig
+from accelsim.detect.datasets import open_dataset
 from accelsim.detect.functional import NumberFormats
 from accelsim.errors import AccelsimError, SweepError
+from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage
+from accelsim.pipeline.compression import CompressionRequest, compress_stage
+from accelsim.pipeline.simulation import prepare_target, simulate_stage, simulated_proposals
+from accelsim.results.records import AccuracyFigures, Design, DesignPointSummary, SweepPoint
+from accelsim.results.schema import cell
 from accelsim.sweep.spec import DesignPoint, Sweep
+from accelsim.workload import build_workload
 
 POINTS_PER_TASK = 16  # large enough to amortise shipping a workload (a few MB) to a worker
 
@@ -44,11 +52,20 @@ class VariantTask:
     frames: int | None
 
 
+@dataclass(frozen=True)
+class VariantAccuracy:
+    """What a variant's points need from its evaluation in one number format."""
+
+    figures: AccuracyFigures
+    density: dict[str, float]  # non-zero input activations per layer
+
+
 @dataclass
 class VariantOutcome:
     key: str
+    plan_name: str = ""
     layers: list | None = None  # the workload (accelsim.workload.Layer), None when the variant failed
-    accuracy: dict[tuple, dict] = field(default_factory=dict)  # astuple(formats) -> miss rate, proposals, density
+    accuracy: dict[tuple, VariantAccuracy] = field(default_factory=dict)  # by astuple(formats)
     error: str | None = None
 
 
@@ -69,64 +86,43 @@ def _quiet_worker() -> None:
 
 
 def run_variant(task: VariantTask) -> VariantOutcome:
-    from accelsim.compress.plan import CompressionPlan
-    from accelsim.model import get_model
-    from accelsim.run import compressed_for, evaluate_design_accuracy
-    from accelsim.workload import build_workload
-
+    """Compress the variant and evaluate it once per number format its points use (pipeline stages, so
+    both come from the cache when computed before)."""
     _quiet_worker()
     try:
-        spec = get_model(task.model)
-        model, cm = compressed_for(task.model, CompressionPlan.model_validate(task.plan))
-        layers = build_workload(model, spec.input_shape, cm)
-        outcome = VariantOutcome(task.key, layers)
+        compressed = compress_stage(CompressionRequest(task.model, CompressionPlan.model_validate(task.plan)))
+        layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.model)
+        outcome = VariantOutcome(task.key, compressed.model.plan.name, layers)
         if task.dataset is not None:
+            dataset = open_dataset(task.dataset)
             for formats in task.formats:
-                acc = evaluate_design_accuracy(model, spec, cm, formats, task.dataset, task.frames)
-                outcome.accuracy[astuple(formats)] = {
-                    "miss_rate_lamr": acc.miss_rate_lamr, "proposals_per_frame": acc.proposals_per_frame,
-                    "density": acc.activation_density}
+                evaluated = accuracy_stage(compressed.entry, compressed.network, compressed.model,
+                                           AccuracyRequest(formats, dataset, task.frames))
+                outcome.accuracy[astuple(formats)] = VariantAccuracy(evaluated.figures(),
+                                                                     evaluated.accuracy.activation_density)
         return outcome
     except Exception as exc:  # noqa: BLE001 - a failing variant fails its points, not the sweep
         return VariantOutcome(task.key, error=_message(exc))
 
 
-def run_points(layers: list, items: list[PointItem], accuracy: dict[tuple, dict], default_proposals: int,
+def run_points(model: str, outcome: VariantOutcome, items: list[PointItem], default_proposals: int,
                per_layer: bool) -> list[tuple[dict, list[dict] | None]]:
     """Simulate each point; a point that fails is returned with its error, the others go on."""
-    from accelsim.run import simulate_design
-
     _quiet_worker()
     out = []
     for item in items:
-        row = {"point_id": item.point_id, "index": item.index, "status": "ok", "error": None, **item.values}
         try:
-            acc = accuracy.get(item.formats)
-            proposals = max(1, round(acc["proposals_per_frame"])) if acc else default_proposals
-            frame, accelerator, _ = simulate_design(item.hardware, layers, proposals, acc["density"] if acc else None)
-            s = frame.summary
-            row.update({
-                "energy_per_frame_uj": s["energy_per_frame_uj"],
-                "latency_per_frame_ms": s["latency_per_frame_ms"],
-                "frames_per_s": s["frames_per_s"],
-                "dram_bytes_per_frame": s["dram_bytes_per_frame"],
-                "dram_weight_bytes_per_frame": s["dram_weight_bytes_per_frame"],
-                "weights_resident": s["weights_resident"],
-                "pinned_layers": ",".join(s["pinned_layers"]),
-                "compressed_weight_bytes": s["compressed_weight_bytes"],
-                "sram_bytes": item.hardware.sram.size,
-                "sram_weight_bytes": s["sram_weight_bytes"],
-                "area_mm2": accelerator.area_mm2,
-                "miss_rate_lamr": acc["miss_rate_lamr"] if acc else None,
-                "proposals_per_frame": proposals,
-                "energy_leakage_pj": s["energy_breakdown_pj"]["leakage"],
-                # background + refresh power over the frame (mW x ns = pJ), part of energy_per_frame_uj
-                "dram_background_pj": accelerator.dram_energy.background_mw * s["latency_per_frame_ms"] * 1e6,
-            })
-            layer_rows = None
-            if per_layer:
-                layer_rows = frame.layers.drop(columns=["pinned"], errors="ignore").to_dict("records")
-            out.append((row, layer_rows))
+            accuracy = outcome.accuracy.get(item.formats)
+            target = prepare_target(item.hardware, outcome.layers)
+            proposals = (simulated_proposals(accuracy.figures.proposals_per_frame_measured) if accuracy
+                         else default_proposals)
+            frame = simulate_stage(target, outcome.layers, proposals, accuracy.density if accuracy else None).frame
+            design = Design(hardware=item.hardware.name, model=model, plan=outcome.plan_name,
+                            accelsim_version=__version__)
+            summary = DesignPointSummary(design, accuracy.figures if accuracy else None, frame.figures)
+            row = {**SweepPoint(item.point_id, item.index, "ok", None).flat(), **item.values,
+                   **{k: cell(v) for k, v in summary.flat().items()}}
+            out.append((row, [r.flat() for r in frame.rows] if per_layer else None))
         except Exception as exc:  # noqa: BLE001 - recorded in the store; the sweep goes on
             out.append((_failed_row(item.point_id, item.index, item.values, _message(exc)), None))
     return out
@@ -283,7 +279,7 @@ def variant_tasks(sweep: Sweep, points: list[DesignPoint]
 
 
 def _failed_row(point_id: str, index: int, values: dict[str, Any], error: str) -> dict:
-    return {"point_id": point_id, "index": index, "status": "failed", "error": error, **values}
+    return {**SweepPoint(point_id, index, "failed", error).flat(), **values}
 
 
 def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record: Callable[[dict, list | None], None],
@@ -331,9 +327,9 @@ def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record:
                         done(_failed_row(item.point_id, item.index, item.values,
                                          f"compression variant: {outcome.error}"), None)
                 else:
-                    layers = executor.share(outcome.layers)
+                    shared = executor.share(outcome)
                     for chunk in _chunks(items, executor.workers):
-                        fut2 = executor.submit(run_points, layers, chunk, outcome.accuracy, sweep.spec.proposals,
+                        fut2 = executor.submit(run_points, sweep.spec.model, shared, chunk, sweep.spec.proposals,
                                                per_layer)
                         pending[fut2] = ("points", key)
                 next_variant()

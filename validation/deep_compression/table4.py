@@ -5,7 +5,7 @@
 
 Compresses the shipped ``deepped-alexnet`` (seeded weights) with the plan ``deep-compression-alexnet``
 (Table 4's kept fractions, 8-bit conv / 5-bit fc indices, 4-bit relative positions, fp32 codebooks,
-no Huffman), through `accelsim.run.compressed_for`, which caches the result under reports/cache/
+no Huffman), through the pipeline's compression stage, which caches the result (`accelsim cache info`)
 (the first run takes 25-40 s). Writes ``table4.json`` next to this file and the table between the
 ``table4`` markers of docs/validation.md.
 """
@@ -98,9 +98,9 @@ def markdown(rows: list[dict], total: dict) -> str:
 
 
 def compute() -> dict:
-    from accelsim.run import compressed_for
+    from accelsim.pipeline.compression import CompressionRequest, compress_stage
 
-    _, cm = compressed_for(MODEL, PLAN)
+    cm = compress_stage(CompressionRequest.of(MODEL, PLAN)).model
     table = cm.table().to_dict("records")
     rows = rows_from_table(table)
     return {"model": MODEL, "plan": PLAN, "provenance": {k: str(v) for k, v in cm.provenance.items()},

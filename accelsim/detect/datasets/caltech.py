@@ -499,6 +499,7 @@ class CaltechDataset:
                         height=header.height,
                         objects=vbb.objects(index),
                         load=functools.partial(reader.read_frame, index),
+                        sources=(seq_path, vbb_path),
                     ))
         self._frames = frames
 

@@ -34,10 +34,15 @@ def _id_key(x):
     return (isinstance(x, str), x)
 
 
+def _image_file(candidates: tuple[Path, ...]) -> Path | None:
+    """The first of the folders that holds the image."""
+    return next((c for c in candidates if c.is_file()), None)
+
+
 def _load_image(candidates: tuple[Path, ...], width: int, height: int, json_path: Path, image_id) -> np.ndarray:
     from PIL import Image
 
-    path = next((c for c in candidates if c.is_file()), None)
+    path = _image_file(candidates)
     if path is None:
         looked = " and ".join(str(c) for c in candidates)
         raise DatasetError(f"{json_path}: image file of image id {image_id} not found: looked for {looked}")
@@ -182,6 +187,7 @@ class CocoDataset:
                 height=img["height"],
                 objects=tuple(objects[iid]),
                 load=functools.partial(_load_image, candidates, img["width"], img["height"], path, iid),
+                sources=tuple(p for p in (path, _image_file(candidates)) if p is not None),
             ))
 
     @staticmethod

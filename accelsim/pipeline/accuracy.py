@@ -1,0 +1,104 @@
+"""Stage 2, accuracy: the miss rate of the decoded weights in the hardware's number formats on a
+dataset, with what the simulator needs from that run (proposals per frame, activation densities).
+
+The result is cached under a key of everything it depends on: the network's weights, the detector's
+other parts (proposal model, score combiner), the number formats, the *content* of every image and
+annotation file the frames come from (a file replaced at the same path is a new key), the frames
+chosen, and the code that evaluates. Hardware-only changes therefore never re-evaluate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from accelsim.cache import Cache, default_cache, file_digest, key_of, source_digest
+from accelsim.compress import CompressedModel
+from accelsim.detect.datasets import first_frames, open_dataset
+from accelsim.detect.evaluate import Accuracy, functional_detector, run_detector
+from accelsim.detect.functional import NumberFormats
+from accelsim.detect.types import Dataset
+from accelsim.errors import ModelError
+from accelsim.model import ModelSpec
+from accelsim.pipeline.compression import weights_digest
+from accelsim.results.records import AccuracyFigures
+
+Progress = Callable[[str], None]
+
+# Synthetic scenes are unlimited, so an evaluation takes a fixed number; real datasets are used whole.
+DEFAULT_SYNTHETIC_FRAMES = 200
+
+
+@dataclass(frozen=True)
+class AccuracyRequest:
+    formats: NumberFormats
+    dataset: Dataset  # opened (see `open_dataset`), so that a bad one is refused before any work
+    frames: int | None = None  # first frames of the dataset; None: 200 synthetic frames, or all
+
+    @classmethod
+    def of(cls, formats: NumberFormats, dataset: str | Dataset, frames: int | None = None) -> AccuracyRequest:
+        return cls(formats, open_dataset(dataset) if isinstance(dataset, str) else dataset, frames)
+
+    @property
+    def frame_count(self) -> int | None:
+        if self.frames is not None:
+            return self.frames
+        return DEFAULT_SYNTHETIC_FRAMES if self.dataset.name.startswith("synthetic") else None
+
+
+@dataclass
+class Evaluated:
+    accuracy: Accuracy
+    cached: bool
+    wall_s: float  # spent evaluating in this run (0 when cached)
+
+    def figures(self) -> AccuracyFigures:
+        a = self.accuracy
+        return AccuracyFigures(
+            dataset=a.dataset, frames_evaluated=a.frames_evaluated, positives=a.positives,
+            miss_rate_lamr=a.miss_rate_lamr, proposals_per_frame_measured=a.proposals_per_frame,
+            detections_per_frame=a.detections_per_frame, number_formats=a.formats)
+
+
+def require_detector(entry: ModelSpec) -> None:
+    if entry.detector_dir is None:
+        raise ModelError(f"model '{entry.name}' has no detector to evaluate (no proposal stage); "
+                         f"--dataset needs a detector model such as deepped-small")
+
+
+class _AccuracyCodec:
+    name = "accuracy-json"
+
+    def encode(self, value: Accuracy) -> bytes:
+        raw = asdict(value)
+        raw["curve"] = value.curve.to_dict(orient="list")
+        return json.dumps(raw).encode()
+
+    def decode(self, data: bytes) -> Accuracy:
+        raw = json.loads(data)
+        raw["curve"] = pd.DataFrame(raw["curve"])
+        return Accuracy(**raw)
+
+
+def accuracy_stage(entry: ModelSpec, network, compressed: CompressedModel | None, request: AccuracyRequest,
+                   cache: Cache | None = None, progress: Progress | None = None) -> Evaluated:
+    """The accuracy of ``network`` (holding the decoded weights of ``compressed``, or dense weights when
+    it is None), from the cache when the same evaluation was done before."""
+    require_detector(entry)
+    frames = first_frames(request.dataset, request.frame_count)
+    detector_files = [file_digest(entry.detector_dir / name) for name in ("proposals.npz", "detector.json")]
+    content = [[file_digest(source) for source in frame.sources] for frame in frames]
+    key = key_of(weights_digest(network), detector_files, str(request.formats), repr(request.formats),
+                 compressed.plan.to_dict() if compressed is not None else None, request.dataset.name,
+                 [f.frame_id for f in frames], content,
+                 source_digest("accelsim.detect", "accelsim.compress", "accelsim.model"))
+
+    def run() -> Accuracy:
+        detector, classifier = functional_detector(network, entry.detector_dir, request.formats, compressed)
+        return run_detector(detector, classifier, frames, request.dataset.name, progress)
+
+    found = (cache or default_cache()).get_or_compute("accuracy", key, run, _AccuracyCodec())
+    return Evaluated(found.value, found.hit, found.compute_s)
