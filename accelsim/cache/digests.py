@@ -23,8 +23,9 @@ from accelsim.cache.location import cache_dir
 from accelsim.cache.store import warn_stderr
 
 MEMO_FILE = "file-digests.sqlite"
-# A file modified this recently may be modified again within the same timestamp tick (coarse on
-# some file systems), leaving its stamp unchanged; its digest is used but not memoised.
+# A file changed this recently may change again within the same timestamp tick (coarse on some file
+# systems), leaving its stamp as it was; its digest is used but not memoised. Goes by the status-change
+# time too, which no program can set back.
 _SETTLE_NS = 2_000_000_000
 _SQLITE_BUSY_TIMEOUT_S = 30.0
 _DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
@@ -44,7 +45,8 @@ def file_digest(path: str | os.PathLike, *, warn: Callable[[str], None] | None =
     if known is not None:
         return known
     digest = _sha256_of_file(resolved)
-    if _stamp(resolved.stat()) == stamp and time.time_ns() - before.st_mtime_ns > _SETTLE_NS:
+    changed_ns = max(before.st_mtime_ns, before.st_ctime_ns)
+    if _stamp(resolved.stat()) == stamp and time.time_ns() - changed_ns > _SETTLE_NS:
         memo.store(str(resolved), stamp, digest)
     return digest
 
