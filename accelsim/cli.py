@@ -375,6 +375,83 @@ def sweep(spec, out, executor, scheduler, workers, resume, retry_failed, per_lay
               f"wrote {folder}/ ({', '.join(p.name for p in result['files'])})")
 
 
+_AGE_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}  # seconds per unit of an AGE
+
+
+class _Age(click.ParamType):
+    """A duration: a whole number and a unit, 30m, 12h, 7d or 2w."""
+
+    name = "AGE"
+
+    def convert(self, value, param, ctx):
+        import re
+        from datetime import timedelta
+
+        if isinstance(value, timedelta):
+            return value
+        match = re.fullmatch(r"(\d+)([mhdw])", str(value).strip())
+        if match is None:
+            self.fail(f"{value!r} is not an age; write a whole number and m (minutes), h (hours), d (days) or "
+                      f"w (weeks), e.g. 30m, 12h, 7d, 2w", param, ctx)
+        return timedelta(seconds=int(match[1]) * _AGE_UNIT_S[match[2]])
+
+
+@main.group("cache")
+def cache_group() -> None:
+    """Show or clear the cache of compressed models and accuracies.
+
+    \b
+    accelsim computes each compressed model and each accuracy once and reuses it from its cache:
+      $ACCELSIM_CACHE_DIR if set, otherwise the user cache directory
+      (~/.cache/accelsim on Linux, ~/Library/Caches/accelsim on macOS).
+    Numba's compiled kernels are kept there too (numba/) unless NUMBA_CACHE_DIR is set.
+    `accelsim cache info` shows where it is and what it holds. To move it, set ACCELSIM_CACHE_DIR,
+    e.g. `export ACCELSIM_CACHE_DIR=/scratch/accelsim-cache`; the old folder can simply be deleted.
+    Every entry is checked when read: a damaged one is reported, removed and recomputed, never used.
+    """
+
+
+@cache_group.command("info")
+def cache_info() -> None:
+    """Where the cache is, its size, and its entries per kind."""
+    from accelsim.cache import default_cache
+    from accelsim.units import human_size
+
+    info = default_cache().info()
+    click.echo(f"cache: {info.root}  (set ACCELSIM_CACHE_DIR to move it)")
+    click.echo(f"total: {human_size(info.total_bytes)}")
+    if info.kinds:
+        click.echo(f"{'kind':<16}{'entries':>8}{'size':>12}  {'oldest use (UTC)':<18}{'newest use (UTC)'}")
+        for kind, k in info.kinds.items():
+            click.echo(f"{kind:<16}{k.entries:>8}{human_size(k.size_bytes):>12}  "
+                       f"{k.oldest_use_utc:%Y-%m-%d %H:%M}  {k.newest_use_utc:%Y-%m-%d %H:%M}")
+    else:
+        click.echo("no entries")
+    if info.other_bytes:
+        click.echo(f"other files (Numba kernels, file digest memo): {human_size(info.other_bytes)}")
+    if info.stray_files:
+        click.echo(f"stray temporaries and lock files: {len(info.stray_files)} ({human_size(info.stray_bytes)}); "
+                   f"`accelsim cache clear` removes those that killed processes left")
+
+
+@cache_group.command("clear")
+@click.option("--older-than", type=_Age(), help="Only entries not used for AGE: 30m, 12h, 7d, 2w.")
+@click.option("--kind", help="Only entries of this kind (see `accelsim cache info`).")
+def cache_clear(older_than, kind) -> None:
+    """Remove cache entries (all, or those of a kind or not used for a while) and the temporaries and
+    lock files of killed processes. Removed entries are recomputed when next needed."""
+    from accelsim.cache import default_cache
+    from accelsim.units import human_size
+
+    cache = default_cache()
+    if kind is not None and kind not in cache.kinds():
+        raise click.BadParameter(f"no cache entries of kind {kind!r} in {cache.root} "
+                                 f"(kinds: {', '.join(cache.kinds()) or 'none'})", param_hint="'--kind'")
+    entries, freed_bytes = cache.clear(older_than=older_than, kind=kind)
+    click.echo(f"removed {entries} {'entry' if entries == 1 else 'entries'} ({human_size(freed_bytes)}) "
+               f"from {cache.root}")
+
+
 class _Bars:
     """tqdm progress bars with ETA on stderr, one per sweep phase."""
 

@@ -199,6 +199,16 @@ def format_quantity(value: float, kind: str) -> str:
     return min(candidates)[-1] if candidates else f"{value!r}{_FORMAT_UNITS[kind][0]}"
 
 
+
+def human_size(n_bytes: int) -> str:
+    """A size for people rather than for round trips: ``512 B``, ``349.2 KiB``, ``2.9 MiB``."""
+    value, unit = float(n_bytes), "B"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < _KI:
+            break
+        value, unit = value / _KI, bigger
+    return f"{n_bytes} B" if unit == "B" else f"{value:.1f} {unit}"
+
 # --- pydantic types ------------------------------------------------------------------------------
 
 def _validator(kind: str, positive: bool, integer: Callable[[object], int] | None = None):
