@@ -129,15 +129,16 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
     """Simulate the compressed detector on one hardware design point, with its miss rate.
 
     \b
-    1. compress the model with the plan (cached in reports/cache/),
+    1. compress the model with the plan (cached: see `accelsim cache --help`),
     2. run the detector on the dataset with the classifier in this hardware's number formats
        (decoded weights, mac_array activation/weight/accumulator bits): miss rate, proposals per frame,
-       activation density per layer,
+       activation density per layer (cached),
     3. simulate the accelerator on the measured proposals and activation densities.
 
-    Writes layers.csv (one row per layer), summary.json (energy, latency, traffic, miss_rate_lamr,
-    dataset, frames_evaluated), miss_rate_curve.csv, the resolved hardware config and the energy table
-    entries used (with sources) to the output folder, and prints the per-layer table.
+    Writes layers.csv (one row per layer), summary.json (design, accuracy, energy, latency, traffic,
+    and which stages came from the cache), miss_rate_curve.csv, the resolved hardware config and the
+    energy table entries used (with sources) to the output folder, and prints the per-layer table.
+    docs/outputs.md describes every field, with its unit.
     """
     from accelsim.config import load_hwconfig
     from accelsim.detect.functional import NumberFormats
