@@ -13,8 +13,14 @@ from functools import cache
 import numpy as np
 import pytest
 
-from accelsim.detect.datasets import synthetic as S
-from accelsim.detect.datasets.synthetic import SyntheticScenes, render_scene, scene_annotations
+from accelsim.detect.datasets.synthetic import (SyntheticScenes, background, render_scene, rendering,
+                                                scene_annotations)
+from accelsim.detect.datasets.synthetic.annotations import annotate
+from accelsim.detect.datasets.synthetic.dataset import scene_streams
+from accelsim.detect.datasets.synthetic.figures import person_prims, sample_pose
+from accelsim.detect.datasets.synthetic.layout import sample_layout
+from accelsim.detect.datasets.synthetic.raster import rasterise
+from accelsim.detect.datasets.synthetic.rendering import paint, render
 from accelsim.detect.types import LABELS
 from accelsim.errors import DatasetError
 
@@ -34,7 +40,7 @@ test_objects.__test__ = False  # a helper, not a test
 
 def layout(seed: int, split: str, i: int):
     ss = SyntheticScenes(seed=seed, split=split).seed_sequence(i)
-    return S._sample_layout(S._streams(ss)[0])
+    return sample_layout(scene_streams(ss)[0])
 
 
 # --- determinism ---------------------------------------------------------------------------------
@@ -107,8 +113,8 @@ def test_annotations_need_no_pixels(monkeypatch):
     def boom(*_a, **_k):
         raise AssertionError("pixels rendered")
 
-    monkeypatch.setattr(S, "_background", boom)
-    monkeypatch.setattr(S, "_finish", boom)
+    monkeypatch.setattr(rendering, "background", boom)
+    monkeypatch.setattr(rendering, "finish_frame", boom)
     frame = SyntheticScenes(seed=0, split="test")[3]
     assert isinstance(frame.objects, tuple)
     with pytest.raises(AssertionError, match="pixels rendered"):
@@ -211,8 +217,8 @@ def test_feet_rise_towards_the_horizon_as_people_shrink():
 def _flat_paint(item, scene) -> np.ndarray:
     """``item`` painted on a flat background (planar float, no noise or blur): True where it differs."""
     img = np.full((3, 480, 640), -7.0, np.float32)
-    x0, y0, pm = S._raster(item.prims, clip=False)
-    S._paint(img, item, x0, y0, pm, scene)
+    x0, y0, pm = rasterise(item.prims, clip=False)
+    paint(img, item, x0, y0, pm, scene)
     return (img != -7.0).any(axis=0)
 
 
@@ -242,11 +248,11 @@ def test_box_contains_figure_in_every_pose():
     """Wide poses (side view, full stride, bags, coats, children) stay in the 0.41 box."""
     rng = np.random.default_rng(11)
     for _ in range(300):
-        pose = S._sample_pose(rng)
+        pose = sample_pose(rng)
         pose.stride = float(rng.choice([0.0, 0.42]))
         h = float(rng.uniform(30, 200))
-        prims = S._person_prims(pose, 320.0, 400.0, h)
-        x0, y0, pm = S._raster(prims, clip=False)
+        prims = person_prims(pose, 320.0, 400.0, h)
+        x0, y0, pm = rasterise(prims, clip=False)
         ys, xs = np.nonzero(pm)
         assert (xs + x0).min() >= 320 - 0.205 * h - 2 and (xs + x0).max() + 1 <= 320 + 0.205 * h + 2
         assert abs((ys + y0).min() - (400 - h)) <= 2 and abs((ys + y0).max() + 1 - 400) <= 2
@@ -255,12 +261,12 @@ def test_box_contains_figure_in_every_pose():
 def test_visible_fraction_is_what_the_renderer_leaves_of_the_figure(monkeypatch):
     """Render each annotated figure's scene with and without it (no shadows, noise or blur): the
     pixels it changes are its visible silhouette pixels."""
-    monkeypatch.setattr(S, "_shadow_map", lambda sc, lay: (480, np.ones((0, 640), np.float32)))
+    monkeypatch.setattr(background, "shadow_map", lambda sc, lay: (480, np.ones((0, 640), np.float32)))
     checked = occluded = 0
     for i in range(40):
         lay = layout(0, "test", i)
-        objects = S._annotate(lay, keep_hidden=True)
-        full = S._render(lay, np.random.default_rng(0), finish=False)
+        objects = annotate(lay, keep_hidden=True)
+        full = render(lay, np.random.default_rng(0), finish=False)
         for g, o in zip(lay.groups, objects):
             if g.label == "people":
                 continue
@@ -268,9 +274,9 @@ def test_visible_fraction_is_what_the_renderer_leaves_of_the_figure(monkeypatch)
             without = copy.copy(lay)
             without.items = lay.items[:k] + lay.items[k + 1:]
             without.groups = []
-            other = S._render(without, np.random.default_rng(0), finish=False)
+            other = render(without, np.random.default_rng(0), finish=False)
             changed = int((full != other).any(axis=2).sum())
-            x0, y0, pm = S._raster(lay.items[k].prims, clip=False)
+            x0, y0, pm = rasterise(lay.items[k].prims, clip=False)
             area = int((pm > 0).sum())
             assert abs(changed / area - o.visible) <= 0.03 + 2 / area, (i, o)
             checked += 1

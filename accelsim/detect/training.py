@@ -215,13 +215,14 @@ def crop_data(seed: int, settings: TrainSettings = TrainSettings()) -> tuple[Cro
 
 
 def _code_hash() -> str:
-    """Crops change when the scene generator, the crop warp or this module change."""
+    """Crops change when the scene generator (every module of its package), the crop warp or this
+    module change."""
     from accelsim.detect import crops as crops_module
     from accelsim.detect.datasets import synthetic
 
     h = hashlib.sha256()
-    for module in (synthetic, crops_module):
-        h.update(Path(module.__file__).read_bytes())
+    for path in sorted(Path(synthetic.__file__).parent.glob("*.py")) + [Path(crops_module.__file__)]:
+        h.update(path.read_bytes())
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()[:16]
 
