@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from engine_helpers import acc
 from accelsim.sim.decoder import decoder_cycles
 from accelsim.sim.mac_array import mac_array_best_cycles, mac_array_cycles
-from accelsim.sim.mapping import LayerCosts, column_passes, map_layer, output_departures, partial_sum_bytes
+from accelsim.sim.mapping import WeightStream, column_passes, map_layer, output_departures, partial_sum_bytes
 from accelsim.workload import Layer
 
 
@@ -153,12 +153,16 @@ def _fc_100_to_40():
     bias = 1,632 bits (204 B), 8,160 B in all."""
     layer = Layer("fc", "fc", (100,), (40,))
     a = acc(rows=4, cols=16, dataflow="os")
-    return layer, a, LayerCosts.for_layer(layer, a)
+    return layer, a, WeightStream.for_layer(layer, a)
 
 
 def test_weight_tiles_cut_the_stream_in_the_arrays_order_by_hand():
-    layer, a, costs = _fc_100_to_40()
-    wt = costs.weight_tiles(1_000, a.cols)
+    layer, a, stream = _fc_100_to_40()
+    p = stream.profile  # uncompressed: 100 weights, all multiplied, no codebook
+    assert (p.unit_bits.tolist(), p.unit_entries.tolist(), p.unit_nonzeros.tolist(), p.fixed_bits, p.shared) == \
+        ([1_632] * 40, [100] * 40, [100] * 40, 0, False)
+    assert stream.total_bytes == 8_160
+    wt = stream.weight_tiles(1_000, a.cols)
     # 8 tiles of 1,000 B and one of 160 B, wherever they fall in the 40 units.
     assert wt.count == 9 and wt.tile_bits.tolist() == [8_000.0] * 8 + [1_280.0]
     start, end = wt.cum_share
@@ -171,10 +175,10 @@ def test_weight_tiles_cut_the_stream_in_the_arrays_order_by_hand():
     assert wt.split_departures.tolist() == [3, 3, 2]
     assert output_departures(wt, "os", 100, 4).tolist() == [4, 4, 3]
     assert output_departures(wt, "ws", 100, 16).tolist() == [7, 7, 7]  # ceil(100 / 16)
-    whole = costs.whole(a.cols)
+    whole = stream.whole(a.cols)
     assert whole.count == 1 and whole.split_departures.tolist() == [0, 0, 0]
     # A bigger buffer never makes more tiles; the array's shape never changes the cut.
-    assert costs.weight_tiles(2_000, 16).count == 5 and costs.weight_tiles(1_000, 64).tile_bits.tolist() == \
+    assert stream.weight_tiles(2_000, 16).count == 5 and stream.weight_tiles(1_000, 64).tile_bits.tolist() == \
         wt.tile_bits.tolist()
 
 
@@ -190,8 +194,8 @@ def test_partial_sums_are_stored_at_the_accumulator_width_by_hand():
 def test_output_stationary_layer_cut_into_tiles_by_hand():
     """fc 100 -> 40 on a 4 x 16 output-stationary array, batch 2, 16-bit activations, 32-bit accumulator,
     activations on chip, weights streamed through a 1,000 B buffer (9 tiles, as above)."""
-    layer, a, costs = _fc_100_to_40()
-    m = map_layer(layer, costs, a, 2, pinned=False, stream_buffer_bytes=1_000, input_on_chip=True, output_on_chip=True)
+    layer, a, stream = _fc_100_to_40()
+    m = map_layer(layer, stream, a, 2, pinned=False, stream_buffer_bytes=1_000, input_on_chip=True, output_on_chip=True)
     assert m.weight_tiles == 9
     # The array over the whole layer: 1 row fold of the 2 vectors x 3 column groups; each streams
     # 100 + 2 + c - 2 cycles and drains 2: 2 x (100 + 16 + 2) + (100 + 8 + 2). The tiles add up to it.

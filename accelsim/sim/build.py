@@ -63,9 +63,9 @@ def check_decoders(cfg: HardwareConfig, layers, source: str) -> None:
     from accelsim.errors import ConfigError
 
     for layer in layers:
-        st = layer.storage
-        if st is not None and st.codebook is not None and st.codebook.size > cfg.decoders.entries:
+        entries = 0 if layer.profile is None else layer.profile.codebook_entries
+        if entries > cfg.decoders.entries:
             raise ConfigError(
                 f"{source}: decoders.entries: {cfg.decoders.entries} table entries cannot hold layer {layer.name}'s "
-                f"codebook of {st.codebook.size} entries; raise decoders.entries or use fewer clusters"
+                f"codebook of {entries} entries; raise decoders.entries or use fewer clusters"
             )

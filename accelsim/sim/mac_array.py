@@ -25,8 +25,8 @@ Convention (SCALE-Sim's analytical model, Samajdar et al. 2018: a fold costs ``2
   `mac_array_best_cycles` lets the mapper use a sub-array when that is faster, as a compiler would:
   its cycles never rise with rows or columns. Without overlap both give the same cycles.
 
-Sparse weights are not skipped here: this is dense execution. Skip-pruned hardware executes the
-``sparse_macs`` of `accelsim.sim.positions` instead; the engine decides which bound applies.
+Sparse weights are not skipped here: this is dense execution. The mapper scales it by the layer's
+non-zero weights (`StreamProfile.unit_nonzeros`) on hardware that skips pruned ones.
 """
 
 from __future__ import annotations
