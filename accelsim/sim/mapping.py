@@ -78,7 +78,8 @@ class WeightStream:
 
     @property
     def total_bytes(self) -> int:
-        return int(math.ceil((int(self.cum_bits[-1]) + self.fixed_bits) / 8)) if self.cum_bits.size else 0
+        """Everything the layer stores, in whole bytes: what a pinned layer occupies and loads."""
+        return -(-self.profile.total_bits // 8)
 
     def weight_tiles(self, buffer_bytes: float, cols: int) -> WeightTiles:
         """The stream cut into tiles of ``buffer_bytes`` (the last one shorter), the first also carrying
