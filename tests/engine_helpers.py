@@ -48,7 +48,7 @@ BURST_BYTES = 32
 ACC = Accelerator(
     clock_hz=800e6, rows=16, cols=16, dataflow="ws", weight_bits=16, activation_bits=16, accumulator_bits=32,
     sram=SramGeometry(banks=8, bank_width_bytes=8, ports=1), sram_weight_bytes=256 * 1024,
-    sram_input_bytes=128 * 1024, sram_output_bytes=128 * 1024, decoders=16, decoder_entries=256,
+    sram_input_bytes=128 * 1024, sram_output_bytes=128 * 1024, decoders=16,
     decoder_lookups_per_cycle=1, skip_pruned_weights=True, skip_zero_activations=False,
     dram_timing=DRAM_TIMING, dram_energy=DRAM_ENERGY, energies=Energies(1.09, 25.87, 19.65, 1.0, 10.0),
     proposals_batch=10,

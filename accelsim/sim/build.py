@@ -49,7 +49,7 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
         activation_bits=m.activation_bits, accumulator_bits=m.accumulator_bits,
         sram=SramGeometry(banks=s.banks, bank_width_bytes=s.bank_width_bytes, ports=s.ports_per_bank),
         sram_weight_bytes=weights, sram_input_bytes=inputs, sram_output_bytes=outputs,
-        decoders=d.count, decoder_entries=d.entries, decoder_lookups_per_cycle=d.lookups_per_cycle,
+        decoders=d.count, decoder_lookups_per_cycle=d.lookups_per_cycle,
         skip_pruned_weights=cfg.sparsity.skip_pruned_weights, skip_zero_activations=cfg.sparsity.skip_zero_activations,
         dram_timing=timing, dram_energy=energy, energies=energies, proposals_batch=cfg.proposals_batch,
         area_mm2=tech.area_mm2,
