@@ -13,6 +13,7 @@ from accelsim.compress import CompressionPlan, compress
 from accelsim.compress.formats import ValueFormat
 from accelsim.compress.profile import stream_profile
 from accelsim.compress.storage import LayerStorage, Stream, encode_layer
+from accelsim.errors import ModelError
 from accelsim.model.alexnet import init_gaussian_
 from accelsim.workload import build_workload
 
@@ -121,3 +122,15 @@ def test_workload_carries_the_profiles_not_the_streams():
     assert figures(fc.profile) == figures(expected)
     # Three numbers per output unit travel to a sweep's workers, not one symbol and gap per stored entry.
     assert len(pickle.dumps(fc)) < cm.layers["fc"].symbols.symbols.nbytes
+
+
+def test_a_compressed_layer_the_workload_lacks_is_refused():
+    model = init_gaussian_(nn.Sequential(OrderedDict([("fc", nn.Linear(8, 4))])), 0)
+    plan = CompressionPlan.model_validate({"name": "p", "defaults": {"codebook_format": "fixed8", "bias_format": "fixed16"}})
+    cm = compress(model, plan, model_name="fc-only")
+    other = nn.Sequential(OrderedDict([("fc2", nn.Linear(8, 4))]))
+    with pytest.raises(ModelError, match=r"compressed layers \['fc'\] are not conv or fc layers of the model"):
+        build_workload(other, (8,), cm)
+    wrong = nn.Sequential(OrderedDict([("fc", nn.Linear(8, 5))]))
+    with pytest.raises(ModelError, match=r"compressed layer 'fc' has shape \(4, 8\), the model's is \(5, 8\)"):
+        build_workload(wrong, (8,), cm)
