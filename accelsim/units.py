@@ -21,7 +21,7 @@ bandwidth       byte/s        B/s, KB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s, b/s, M
 data_rate       transfer/s    T/s, MT/s, GT/s (a DRAM pin's transfers per second)
 ==============  ============  ==========================================================
 
-The pydantic types at the end (``Bytes``, ``Frequency``, ...) parse on input and serialise back to
+The pydantic types at the end (``PositiveBytes``, ``Frequency``, ...) parse on input and serialise back to
 the shortest exact unit string, so a resolved config written to YAML loads back to equal numbers.
 """
 
@@ -126,22 +126,14 @@ def _example(kind: str) -> str:
     }[kind]
 
 
-def _whole(value: float, text: object, what: str) -> int:
-    # Sizes are counted in whole bytes (or bits); allow float noise from e.g. "1.5KiB" only.
-    rounded = round(value)
-    if abs(value - rounded) > 1e-9 * max(1.0, abs(value)):
-        raise UnitError(f"'{text}' is not a whole number of {what}")
-    return int(rounded)
-
-
 def parse_bytes(text: object) -> int:
     """A size in bytes; ``"64b"`` is 8 bytes, ``"12b"`` is an error (not whole bytes)."""
-    return _whole(parse_quantity(text, "size"), text, "bytes")
-
-
-def parse_bits(text: object) -> int:
-    """A size in bits; ``"2KiB"`` is 16384."""
-    return _whole(parse_quantity(text, "bits"), text, "bits")
+    value = parse_quantity(text, "size")
+    rounded = round(value)
+    # Sizes are counted in whole bytes; allow float noise from e.g. "1.5KiB" only.
+    if abs(value - rounded) > 1e-9 * max(1.0, abs(value)):
+        raise UnitError(f"'{text}' is not a whole number of bytes")
+    return int(rounded)
 
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:
@@ -227,19 +219,13 @@ def _serializer(kind: str):
     return PlainSerializer(lambda v: format_quantity(v, kind), return_type=str)
 
 
-#: Sizes in bytes (int), e.g. ``"512KiB"``; ``Bytes`` allows 0, ``PositiveBytes`` does not.
-Bytes = Annotated[int, _validator("size", False, parse_bytes), _serializer("size")]
+#: Sizes in bytes (int, > 0), e.g. ``"512KiB"``.
 PositiveBytes = Annotated[int, _validator("size", True, parse_bytes), _serializer("size")]
-#: Sizes in bits (int), e.g. ``"64b"``, ``"2Kib"``.
-PositiveBits = Annotated[int, _validator("bits", True, parse_bits), _serializer("bits")]
 Frequency = Annotated[float, _validator("frequency", True), _serializer("frequency")]
-Time = Annotated[float, _validator("time", True), _serializer("time")]
 Energy = Annotated[float, _validator("energy", False), _serializer("energy")]
 EnergyPerBit = Annotated[float, _validator("energy_per_bit", False), _serializer("energy_per_bit")]
 Power = Annotated[float, _validator("power", False), _serializer("power")]
-Area = Annotated[float, _validator("area", False), _serializer("area")]
 Length = Annotated[float, _validator("length", True), _serializer("length")]
-Bandwidth = Annotated[float, _validator("bandwidth", True), _serializer("bandwidth")]
 DataRate = Annotated[float, _validator("data_rate", True), _serializer("data_rate")]
 
 

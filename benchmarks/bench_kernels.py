@@ -18,8 +18,6 @@ import time
 import numpy as np
 
 from accelsim.sim.dram import DramEnergy, DramTiming, dram_sequential, dram_stream
-from accelsim.compress.sparse import encode_positions
-from accelsim.sim.positions import tile_bounds, walk_positions
 from accelsim.sim.sram import SramGeometry, sram_conflicts
 
 # LPDDR4-3200 x16 (REFERENCES.md), 2 channels
@@ -39,16 +37,6 @@ def best_ms(fn, repeat: int) -> float:
 
 
 # -- numpy baselines --------------------------------------------------------------------------------
-
-def numpy_walk(gaps, is_zero, fan_in, bounds):
-    positions = np.cumsum(gaps.astype(np.int64) + 1) - 1
-    tile = np.searchsorted(bounds, positions // fan_in, side="right") - 1
-    tiles = bounds.size - 1
-    stored = np.bincount(tile, minlength=tiles)
-    fillers = np.bincount(tile[is_zero], minlength=tiles)
-    rows = np.bincount((positions // fan_in)[~is_zero], minlength=int(bounds[-1]))
-    return stored, fillers, np.maximum.reduceat(rows, bounds[:-1])
-
 
 def numpy_dram(starts, lengths, t: DramTiming):
     first, last = starts // t.burst_bytes, (starts + lengths - 1) // t.burst_bytes
@@ -83,19 +71,6 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     rows = []
-
-    # fc6: 4096 x 9216, 9% kept (Deep Compression), 4-bit gaps, 16-row tiles
-    out_units, fan_in = 4096, 9216
-    gaps, is_filler = encode_positions(rng.random((out_units, fan_in)) < 0.09, 4)
-    indices = np.where(is_filler, 0, 1 + rng.integers(0, 31, gaps.size)).astype(np.uint8)
-    gaps = gaps.astype(np.uint8)
-    bounds = tile_bounds(out_units, 16)
-    got = walk_positions(gaps, indices, 0, out_units, fan_in, bounds)
-    ref = numpy_walk(gaps, indices == 0, fan_in, bounds)
-    assert np.array_equal(got.stored_entries, ref[0]) and np.array_equal(got.max_row_nonzeros, ref[2])
-    rows.append((f"positions walk, fc6 {gaps.size / 1e6:.2f} M entries, {bounds.size - 1} tiles",
-                 best_ms(lambda: walk_positions(gaps, indices, 0, out_units, fan_in, bounds), args.repeat),
-                 best_ms(lambda: numpy_walk(gaps, indices == 0, fan_in, bounds), args.repeat)))
 
     # 27 MB of weights streamed from LPDDR4 (Deep Compression's pruned AlexNet), cut into 4 KiB DMA requests
     n = 27 * 2**20

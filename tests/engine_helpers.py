@@ -48,14 +48,14 @@ BURST_BYTES = 32
 ACC = Accelerator(
     clock_hz=800e6, rows=16, cols=16, dataflow="ws", weight_bits=16, activation_bits=16, accumulator_bits=32,
     sram=SramGeometry(banks=8, bank_width_bytes=8, ports=1), sram_weight_bytes=256 * 1024,
-    sram_input_bytes=128 * 1024, sram_output_bytes=128 * 1024, decoders=16, decoder_entries=256,
+    sram_input_bytes=128 * 1024, sram_output_bytes=128 * 1024, decoders=16,
     decoder_lookups_per_cycle=1, skip_pruned_weights=True, skip_zero_activations=False,
     dram_timing=DRAM_TIMING, dram_energy=DRAM_ENERGY, energies=Energies(1.09, 25.87, 19.65, 1.0, 10.0),
     proposals_batch=10,
 )
 
 # Plans. The dense plan stores every weight at the array's 16-bit precision and biases at 32 bits,
-# which is exactly what the engine assumes for an uncompressed layer (storage=None).
+# which is exactly what the engine assumes for an uncompressed layer (profile=None).
 PLANS = {
     "dense": {"name": "dense", "defaults": {"sparsity": 0.0, "clusters": None, "positions": None,
                                             "codebook_format": "fixed16", "bias_format": "fixed32"}},
@@ -90,7 +90,7 @@ def compressed(plan: str, seed: int = 0):
 
 @lru_cache(maxsize=None)
 def workload(plan: str | None, seed: int = 0) -> tuple:
-    """Layers of the small model; ``plan=None`` gives the uncompressed workload (storage None)."""
+    """Layers of the small model; ``plan=None`` gives the uncompressed workload (no stream profiles)."""
     if plan is None:
         return tuple(build_workload(small_model(seed), INPUT_SHAPE, None))
     model, cm = compressed(plan, seed)
@@ -102,9 +102,10 @@ def acc(**changes) -> Accelerator:
 
 
 def stored_bytes(layer) -> int:
-    """Bytes of one layer's storage as the DMA moves it (all its bits, biases included), by hand."""
-    if layer.storage is not None:
-        return math.ceil(layer.storage.bits.total / 8)
+    """Bytes of one layer's storage as the DMA moves it (all its bits, biases included): its stream
+    profile's total, which is the storage's bit count (test_compress_profile), or by hand."""
+    if layer.profile is not None:
+        return math.ceil(layer.profile.total_bits / 8)
     return layer.out_units * (layer.fan_in * 16 + 32) // 8
 
 

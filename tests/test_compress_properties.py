@@ -19,6 +19,7 @@ from accelsim.compress import compress, load, save
 from accelsim.compress.formats import ValueFormat
 from accelsim.compress.model import CompressedModel
 from accelsim.compress.plan import CompressionPlan
+from accelsim.compress.profile import stream_profile
 from accelsim.compress.sparse import decode_positions, encode_positions
 from accelsim.compress.storage import encode_layer
 
@@ -173,6 +174,32 @@ def test_random_layer_round_trip_and_bits(case, tmp_path):
     if case["bias"] is not None:
         np.testing.assert_array_equal(back.bias, case["bias"])
 
+
+
+@given(case=random_layers())
+@FAST
+def test_stream_profile_counts_each_units_entries_and_totals_the_storage_bits(case):
+    mask, width = case["mask"], case["width"]
+    layer = encode_layer("L", mask, labels=case["labels"], codebook=case["codebook"], zero_code=case["zero_code"],
+                         weight=case["weight"], value_format=case["fmt"], position_width=width,
+                         huffman_indices=case["huff_idx"], huffman_positions=case["huff_pos"],
+                         bias=case["bias"], bias_format=case["bias_fmt"])
+    p = stream_profile(layer)
+    b = layer.bits
+    assert p.total_bits == b.total
+    assert int(p.unit_bits.sum()) == b.indices + b.positions + b.fillers + b.bias
+    assert p.fixed_bits == b.codebook + b.huffman_tables
+    assert p.codebook_entries == (0 if case["codebook"] is None else case["codebook"].size)
+
+    # Per unit, from where the naive walk stores each entry (dense storage: every weight).
+    units, fan_in = mask.shape
+    at = np.arange(mask.size) if width is None else np.array(naive_positions(mask, width)[2], dtype=np.int64)
+    assert p.unit_entries.tolist() == np.bincount(at // fan_in, minlength=units).tolist()
+    assert p.unit_nonzeros.tolist() == np.count_nonzero(case["expected"], axis=1).tolist()
+    if not case["huff_idx"] and not case["huff_pos"]:
+        entry_bits = layer.symbols.width + (width or 0)
+        bias_bits = 0 if case["bias"] is None else case["bias_fmt"].bits
+        assert p.unit_bits.tolist() == (p.unit_entries * entry_bits + bias_bits).tolist()
 
 # -- pipeline level: random sparse matrices, random plans ---------------------------------------
 

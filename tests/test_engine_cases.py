@@ -54,8 +54,8 @@ SHARED_FC = {"name": "shared", "defaults": {"clusters": 16, "positions": None, "
 @pytest.fixture(scope="module")
 def shared_fc():
     layers = one_layer_fc(SHARED_FC)
-    st = layers[0].storage
-    assert st.codebook is not None and st.entries == 256 * 64 and st.fillers == 0  # every weight stored, looked up
+    profile = layers[0].profile
+    assert profile.shared and profile.entries == 256 * 64  # every weight stored, looked up
     return layers
 
 
@@ -92,8 +92,7 @@ def test_decoder_bound_fc_layer_by_hand(shared_fc):
 def test_decoder_bound_fc_layer_energy_by_hand(shared_fc):
     r = simulate_frame(shared_fc, decoder_acc(), 10)
     fc = rows_of(r).loc["fc"]
-    st = shared_fc[0].storage
-    weight_bytes = math.ceil(st.bits.total / 8)  # 16,384 x 4-bit indices + 16 x 16-bit codebook + 64 x 32-bit biases
+    weight_bytes = math.ceil(shared_fc[0].profile.total_bits / 8)  # 16,384 x 4-bit indices + 16 x 16-bit codebook + 64 x 32-bit biases
     assert weight_bytes == (16_384 * 4 + 16 * 16 + 64 * 32) // 8 == 8_480
     time_ns = fc["cycles"] * CYCLE_NS
     assert fc["energy_mac_pj"] == pytest.approx(10 * 256 * 64 * 1.09)

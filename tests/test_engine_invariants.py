@@ -20,7 +20,7 @@ from engine_helpers import (ACC, ANALYTIC_MACS, ANALYTIC_MACS_PER_PROPOSAL, BURS
 from accelsim.compress.formats import ValueFormat
 from accelsim.sim.engine import DramPort
 from accelsim.sim.frame import plan_frame, simulate_frame
-from accelsim.sim.mapping import LayerCosts
+from accelsim.sim.mapping import WeightStream
 from accelsim.sim.sram import SramGeometry
 
 ENERGY_COLS = ["energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj"]
@@ -112,8 +112,8 @@ def test_frame_invariants(plan, a, proposals, density):
 def planned(plan, a, proposals):
     """The frame planner's decision and its DRAM payload (bytes the tiles ask for, before bursts)."""
     layers = list(workload(plan))
-    costs = {l.name: LayerCosts.for_layer(l, a) for l in layers if l.kind in ("conv", "fc")}
-    return plan_frame(layers, costs, a, proposals, {})
+    streams = {l.name: WeightStream.for_layer(l, a) for l in layers if l.kind in ("conv", "fc")}
+    return plan_frame(layers, streams, a, proposals, {})
 
 
 def grown(a, more_w, more_in, more_out):
@@ -189,7 +189,7 @@ def test_huffman_stream_bytes_do_not_depend_on_its_cut():
     for fp in (small, big):
         fc1 = [m for m in fp.mappings[0] if m.layer.name == "fc1"][0]
         assert not fc1.pinned and fc1.weight_tiles > 1
-        assert fc1.weight_dram_bytes == pytest.approx(fc1.layer.storage.bits.total / 8)  # not rounded per tile
+        assert fc1.weight_dram_bytes == pytest.approx(fc1.layer.profile.total_bits / 8)  # not rounded per tile
 
 
 def test_fractional_chunks_do_not_drift_a_stream():
@@ -294,9 +294,10 @@ def test_dense_plan_mac_count_is_the_analytic_count(plan, a, proposals):
 
 def test_skipping_pruned_weights_executes_the_kept_macs():
     layers = {l.name: l for l in workload("deep-compression")}
+    _, cm = compressed("deep-compression")
     t = run("deep-compression", ACC, 20).layers.set_index("layer")
     for name in WEIGHT_LAYERS:
-        kept = layers[name].storage.kept
+        kept = cm.layers[name].kept
         assert kept < layers[name].weights  # really pruned
         assert t.loc[name, "macs_executed"] == 20 * kept * layers[name].out_pixels
     noskip = run("deep-compression", acc(skip_pruned_weights=False), 20).layers.set_index("layer")

@@ -11,6 +11,7 @@ import yaml
 from accelsim.config import DRAM_PRESETS, HardwareConfig, load_hwconfig, parse_hwconfig
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.resources import hwconfigs_dir
+from accelsim.sim.build import accelerator_from_config
 
 SHIPPED = sorted(p.stem for p in hwconfigs_dir().glob("*.yaml"))
 
@@ -32,26 +33,26 @@ def test_every_shipped_config_loads_and_round_trips(name, tmp_path):
 
 def test_embedded_default_derived_figures():
     cfg = load_hwconfig("embedded-45nm")
-    assert cfg.clock == 800e6 and cfg.clock_period_s == pytest.approx(1.25e-9)
+    acc, _ = accelerator_from_config(cfg)
+    assert cfg.clock == 800e6 and acc.cycle_ns == pytest.approx(1.25)
     assert cfg.tech_node_nm == 45
     assert cfg.sram.size == 512 * 1024 and cfg.sram.bank_size == 32 * 1024
     assert cfg.sram.weights_bytes + cfg.sram.input_activation_bytes + cfg.sram.output_activation_bytes <= cfg.sram.size
-    assert cfg.sram.bytes_per_cycle == 16 * 8
-    assert cfg.mac_array.macs_per_cycle == 256
-    assert cfg.peak_macs_per_s == pytest.approx(256 * 800e6)
-    assert cfg.decoders.index_bits == 8
+    assert (cfg.sram.banks, cfg.sram.bank_width_bytes, cfg.sram.ports_per_bank) == (16, 8, 1)
+    assert cfg.mac_array.macs_per_cycle == acc.peak_macs_per_cycle == 256
+    assert cfg.decoders.entries == 256  # 8-bit indices
     # LPDDR4-3200, 2 x16 channels: 3200e6 transfers/s x 2 bytes x 2 = 12.8 GB/s
-    assert cfg.dram.peak_bandwidth == pytest.approx(12.8e9)
-    assert cfg.dram_bytes_per_cycle == pytest.approx(12.8e9 / 800e6)
+    assert acc.dram_timing.peak_bytes_per_ns == pytest.approx(12.8)
+    assert acc.dram_bytes_per_cycle == pytest.approx(12.8e9 / 800e6)
     assert cfg.dram.tck_s == pytest.approx(0.625e-9)
-    assert cfg.dram.burst_bytes == 32 and cfg.dram.row_bytes == 2048
-    assert cfg.dram.tRC == 97  # tRAS 68 + tRP 29, as the memspec's RC
+    assert acc.dram_timing.burst_bytes == 32 and cfg.dram.row_bytes == 2048
+    assert cfg.dram.tRAS + cfg.dram.tRP == 97  # 68 + 29, the memspec's RC
 
 
 def test_eie_like_matches_the_paper():
     cfg = load_hwconfig("eie-like")
     assert cfg.mac_array.macs_per_cycle == 64 and cfg.clock == 800e6 and cfg.tech_node_nm == 45
-    assert cfg.mac_array.weight_bits == 16 and cfg.decoders.entries == 16 and cfg.decoders.index_bits == 4
+    assert cfg.mac_array.weight_bits == 16 and cfg.decoders.entries == 16  # 4-bit indices
     assert cfg.sram.bank_size == 162 * 1024 and cfg.sram.bank_width_bits == 64
     assert cfg.sparsity.skip_pruned_weights and cfg.sparsity.skip_zero_activations
 
@@ -73,17 +74,18 @@ def _base(**changes) -> dict:
 def test_ddr4_preset_figures():
     cfg = parse_hwconfig(_base(dram={"preset": "DDR4-2400"}))
     d = cfg.dram
-    assert d.peak_bandwidth == pytest.approx(19.2e9)  # 2400 MT/s x 8 bytes
+    timing = accelerator_from_config(cfg)[0].dram_timing
+    assert timing.peak_bytes_per_ns == pytest.approx(19.2)  # 2400 MT/s x 8 bytes
     assert d.clock_hz == pytest.approx(1.2e9)
     assert (d.CL, d.tRCD, d.tRP, d.tRAS, d.tREFI, d.tRFC) == (16, 16, 16, 39, 4680, 313)
-    assert d.tRC == 55 and d.devices_per_channel == 8 and d.row_bytes == 8 * 1024
-    assert d.burst_bytes == 64 and d.burst_cycles == 4
+    assert d.devices_per_channel == 8 and d.row_bytes == 8 * 1024
+    assert timing.burst_bytes == 64 and timing.burst_cycles == 4
 
 
 def test_preset_overrides_any_field():
     cfg = parse_hwconfig(_base(dram={"preset": "LPDDR4-3200", "channels": 4, "tRCD": "18ns", "activate_energy": "2nJ"}))
     assert cfg.dram.channels == 4
-    assert cfg.dram.peak_bandwidth == pytest.approx(25.6e9)
+    assert accelerator_from_config(cfg)[0].dram_timing.peak_bytes_per_ns == pytest.approx(25.6)
     assert cfg.dram.tRCD == math.ceil(18 / 0.625)  # 29 cycles: rounded up, as a controller must
     assert cfg.dram.activate_energy == pytest.approx(2e-9)
     assert cfg.dram.tRP == 29  # untouched fields keep the preset

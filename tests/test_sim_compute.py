@@ -10,13 +10,14 @@ from hypothesis import strategies as st
 
 from engine_helpers import acc
 from accelsim.sim.decoder import decoder_cycles
-from accelsim.sim.mac_array import mac_array_best_cycles, mac_array_cycles
-from accelsim.sim.mapping import LayerCosts, column_passes, map_layer, output_departures, partial_sum_bytes
+from accelsim.sim.mac_array import mac_array_cycles, mac_array_cycles_by_rows
+from accelsim.sim.mapping import WeightStream, column_passes, map_layer, output_departures, partial_sum_bytes
 from accelsim.workload import Layer
 
 
-def _fold_by_fold(rows, cols, dataflow, vectors, fan_in, out_units, groups, overlap):
-    """Reference: list every fold in order and run the timeline the module docstring describes."""
+def _fold_by_fold(rows, cols, dataflow, vectors, fan_in, out_units, groups):
+    """Reference: list every fold in order and add up the loads, streams and drains the module docstring
+    describes."""
     spatial, temporal = (fan_in, vectors) if dataflow == "ws" else (vectors, fan_in)
     m = out_units // groups
     folds = []
@@ -24,19 +25,7 @@ def _fold_by_fold(rows, cols, dataflow, vectors, fan_in, out_units, groups, over
         for c0 in range(0, m, cols):
             for r0 in range(0, spatial, rows):
                 folds.append((min(rows, spatial - r0), min(cols, m - c0)))
-    streams = [r + c + temporal - 2 for r, c in folds]
-    stationary = [r for r, _ in folds]
-    if not overlap:
-        return sum(streams) + sum(stationary)
-    if dataflow == "ws":  # the next fold's load runs during this fold's stream
-        t = stationary[0]
-        for f, s in enumerate(streams):
-            t += max(s, stationary[f + 1] if f + 1 < len(folds) else 0)
-        return t
-    t = 0  # this fold's stream runs while the previous fold drains
-    for f, s in enumerate(streams):
-        t += max(s, stationary[f - 1] if f else 0)
-    return t + stationary[-1]
+    return sum(r + c + temporal - 2 for r, c in folds) + sum(r for r, _ in folds)
 
 
 def test_conv1_on_16x16_weight_stationary_by_hand():
@@ -47,10 +36,6 @@ def test_conv1_on_16x16_weight_stationary_by_hand():
     # streams 3025 + r + 16 - 2 cycles: 6 * (22 * (16 + 3055) + (11 + 3050)) = 423,738
     # (SCALE-Sim's whole-array skew would give 138 * (2*16 + 16 + 3025 - 2) = 423,798)
     assert r.cycles == 6 * (22 * (16 + 3055) + (11 + 3050)) == 423_738
-    assert r.macs == 3025 * 363 * 96
-    assert r.utilisation == pytest.approx(105_415_200 / (423_738 * 256))
-    hidden = mac_array_cycles(16, 16, "ws", 3025, 363, 96, overlap_stationary=True)
-    assert hidden.cycles == 423_738 - 363 * 6 + 16  # only the first load shows
 
 
 def test_conv1_output_stationary_by_hand():
@@ -69,26 +54,13 @@ def test_grouped_conv2():
 
 def test_fc6_batch_of_one_is_load_bound_on_weight_stationary():
     r = mac_array_cycles(16, 16, "ws", vectors=1, fan_in=9216, out_units=4096)
-    assert r.cycles == 576 * 256 * (16 + 16 + 16 - 1)
-    assert r.utilisation < 0.025
-    assert mac_array_cycles(16, 16, "ws", 1, 9216, 4096, overlap_stationary=True).cycles == 576 * 256 * 31 + 16
+    assert r.cycles == 576 * 256 * (16 + 16 + 16 - 1)  # 16 load cycles of 47 a fold
 
 
-def test_a_partial_fold_cannot_hide_the_next_full_load():
-    # rows 4, cols 1, fan-in 5 (folds of 4 and 1 rows), 2 output units, one vector: streams 4,1,4,1.
-    # Loads 4,1,4,1; the second block's load of 4 waits behind a 1-cycle stream: 4+4+4+4+1 = 17.
+def test_partial_folds_use_only_their_rows():
+    # rows 4, cols 1, fan-in 5 (folds of 4 and 1 rows), 2 output units, one vector: loads 4, 1, 4, 1
+    # and streams 4 + 1 + 1 - 2 = 4, 1 + 1 + 1 - 2 = 1, 4, 1.
     assert mac_array_cycles(4, 1, "ws", 1, 5, 2).cycles == 20
-    assert mac_array_cycles(4, 1, "ws", 1, 5, 2, overlap_stationary=True).cycles == 17
-
-
-def test_a_mapper_uses_a_sub_array_when_the_whole_one_is_slower():
-    # fan-in 2, one output, one vector, overlapped loads. On 2 rows: load 2 + stream 2 = 4 cycles.
-    # On 1 row: load 1, stream 1 (next load hidden), stream 1 = 3 cycles.
-    assert mac_array_cycles(2, 1, "ws", 1, 2, 1, overlap_stationary=True).cycles == 4
-    best = mac_array_best_cycles(2, 1, "ws", 1, 2, 1, overlap_stationary=True)
-    assert (best.cycles, best.used_rows, best.used_cols, best.rows) == (3, 1, 1, 2)
-    plain = mac_array_best_cycles(16, 16, "ws", 3025, 363, 96)
-    assert (plain.cycles, plain.used_rows) == (423_738, 16)
 
 
 def test_bad_shapes_are_refused():
@@ -120,30 +92,29 @@ def test_a_tile_bounded_by_decoder_lookups():
 
 
 shapes = st.tuples(st.integers(1, 20), st.integers(1, 20), st.sampled_from(["ws", "os"]), st.integers(1, 50),
-                   st.integers(1, 50), st.integers(1, 12), st.integers(1, 3), st.booleans())
+                   st.integers(1, 50), st.integers(1, 12), st.integers(1, 3))
 
 
 @settings(max_examples=200, deadline=None)
 @given(shapes)
 def test_closed_form_equals_fold_by_fold_timeline(shape):
-    rows, cols, df, vectors, fan_in, per_group, groups, overlap = shape
+    rows, cols, df, vectors, fan_in, per_group, groups = shape
     out_units = per_group * groups
-    got = mac_array_cycles(rows, cols, df, vectors, fan_in, out_units, groups, overlap)
-    assert got.cycles == _fold_by_fold(rows, cols, df, vectors, fan_in, out_units, groups, overlap)
-    assert got.cycles * rows * cols >= got.macs  # utilisation <= 1
+    got = mac_array_cycles(rows, cols, df, vectors, fan_in, out_units, groups)
+    assert got.cycles == _fold_by_fold(rows, cols, df, vectors, fan_in, out_units, groups)
+    assert got.cycles * rows * cols >= vectors * fan_in * out_units  # no more MACs than the array's slots
+    by_rows = mac_array_cycles_by_rows(np.array([rows, rows + 1]), cols, df, vectors, fan_in, out_units, groups)
+    assert by_rows.tolist() == [got.cycles, mac_array_cycles(rows + 1, cols, df, vectors, fan_in, out_units, groups).cycles]
 
 
 @settings(max_examples=200, deadline=None)
 @given(shapes, st.integers(0, 8), st.integers(0, 8))
 def test_more_rows_or_columns_never_slow_a_layer(shape, more_rows, more_cols):
-    rows, cols, df, vectors, fan_in, per_group, groups, overlap = shape
+    rows, cols, df, vectors, fan_in, per_group, groups = shape
     out_units = per_group * groups
-    small = mac_array_best_cycles(rows, cols, df, vectors, fan_in, out_units, groups, overlap)
-    big = mac_array_best_cycles(rows + more_rows, cols + more_cols, df, vectors, fan_in, out_units, groups, overlap)
+    small = mac_array_cycles(rows, cols, df, vectors, fan_in, out_units, groups)
+    big = mac_array_cycles(rows + more_rows, cols + more_cols, df, vectors, fan_in, out_units, groups)
     assert big.cycles <= small.cycles
-    assert small.cycles <= mac_array_cycles(rows, cols, df, vectors, fan_in, out_units, groups, overlap).cycles
-    if not overlap:  # the whole array is already the best mapping
-        assert big.cycles == mac_array_cycles(rows + more_rows, cols + more_cols, df, vectors, fan_in, out_units, groups).cycles
 
 
 # --- weight tiles, column passes and partial sums (accelsim.sim.mapping) ---------------------------
@@ -153,12 +124,16 @@ def _fc_100_to_40():
     bias = 1,632 bits (204 B), 8,160 B in all."""
     layer = Layer("fc", "fc", (100,), (40,))
     a = acc(rows=4, cols=16, dataflow="os")
-    return layer, a, LayerCosts.for_layer(layer, a)
+    return layer, a, WeightStream.for_layer(layer, a)
 
 
 def test_weight_tiles_cut_the_stream_in_the_arrays_order_by_hand():
-    layer, a, costs = _fc_100_to_40()
-    wt = costs.weight_tiles(1_000, a.cols)
+    layer, a, stream = _fc_100_to_40()
+    p = stream.profile  # uncompressed: 100 weights, all multiplied, no codebook
+    assert (p.unit_bits.tolist(), p.unit_entries.tolist(), p.unit_nonzeros.tolist(), p.fixed_bits, p.shared) == \
+        ([1_632] * 40, [100] * 40, [100] * 40, 0, False)
+    assert stream.total_bytes == 8_160
+    wt = stream.weight_tiles(1_000, a.cols)
     # 8 tiles of 1,000 B and one of 160 B, wherever they fall in the 40 units.
     assert wt.count == 9 and wt.tile_bits.tolist() == [8_000.0] * 8 + [1_280.0]
     start, end = wt.cum_share
@@ -171,10 +146,10 @@ def test_weight_tiles_cut_the_stream_in_the_arrays_order_by_hand():
     assert wt.split_departures.tolist() == [3, 3, 2]
     assert output_departures(wt, "os", 100, 4).tolist() == [4, 4, 3]
     assert output_departures(wt, "ws", 100, 16).tolist() == [7, 7, 7]  # ceil(100 / 16)
-    whole = costs.whole(a.cols)
+    whole = stream.whole(a.cols)
     assert whole.count == 1 and whole.split_departures.tolist() == [0, 0, 0]
     # A bigger buffer never makes more tiles; the array's shape never changes the cut.
-    assert costs.weight_tiles(2_000, 16).count == 5 and costs.weight_tiles(1_000, 64).tile_bits.tolist() == \
+    assert stream.weight_tiles(2_000, 16).count == 5 and stream.weight_tiles(1_000, 64).tile_bits.tolist() == \
         wt.tile_bits.tolist()
 
 
@@ -190,8 +165,8 @@ def test_partial_sums_are_stored_at_the_accumulator_width_by_hand():
 def test_output_stationary_layer_cut_into_tiles_by_hand():
     """fc 100 -> 40 on a 4 x 16 output-stationary array, batch 2, 16-bit activations, 32-bit accumulator,
     activations on chip, weights streamed through a 1,000 B buffer (9 tiles, as above)."""
-    layer, a, costs = _fc_100_to_40()
-    m = map_layer(layer, costs, a, 2, pinned=False, stream_buffer_bytes=1_000, input_on_chip=True, output_on_chip=True)
+    layer, a, stream = _fc_100_to_40()
+    m = map_layer(layer, stream, a, 2, pinned=False, stream_buffer_bytes=1_000, input_on_chip=True, output_on_chip=True)
     assert m.weight_tiles == 9
     # The array over the whole layer: 1 row fold of the 2 vectors x 3 column groups; each streams
     # 100 + 2 + c - 2 cycles and drains 2: 2 x (100 + 16 + 2) + (100 + 8 + 2). The tiles add up to it.

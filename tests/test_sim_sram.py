@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.sim.sram import SramGeometry, sram_conflicts, strided_addresses, strided_group_cycles
+from accelsim.sim.sram import SramGeometry, sram_conflicts
 
 G8 = SramGeometry(banks=8, bank_width_bytes=8, ports=1)
+
+
+def strided_addresses(base_byte: int, requests: int, stride_bytes: int, groups: int = 1,
+                      group_step_bytes: int = 0) -> np.ndarray:
+    """``[groups, requests]`` pattern: request i of group g reads ``base + g*group_step + i*stride``."""
+    g = np.arange(groups, dtype=np.int64)[:, None]
+    i = np.arange(requests, dtype=np.int64)[None, :]
+    return base_byte + g * group_step_bytes + i * stride_bytes
+
+
+def strided_group_cycles(requests: int, stride_words: int, geometry: SramGeometry, broadcast: bool = True) -> int:
+    """Reference: cycles of one group of ``requests`` word-aligned requests ``stride_words`` words apart.
+
+    Requests ``i`` go to bank ``(b0 + i*d) mod B``, which cycles through ``B / gcd(d, B)`` banks,
+    so the busiest bank gets ``ceil(P / (B / gcd(d, B)))`` of them. Stride 0 is one word: one access
+    with broadcast, P accesses to one bank without."""
+    d = abs(stride_words)
+    if d == 0:
+        worst = 1 if broadcast else requests
+    else:
+        banks_touched = geometry.banks // math.gcd(d, geometry.banks)
+        worst = -(-requests // banks_touched)
+    return max(1, -(-worst // geometry.ports))
 
 
 def test_unit_stride_spreads_over_all_banks():

@@ -270,4 +270,4 @@ def test_every_shipped_config_has_all_figures(name):
     tm = TechModel(load_hwconfig(name))
     for fig, entry in tm.figures().items():
         assert entry.value >= 0 and entry.source, fig
-    assert tm.area_mm2 > 0 and tm.leakage_mw > 0
+    assert tm.area_mm2 > 0 and min(tm.sram_leakage.value, tm.decoder_leakage.value, tm.mac_leakage.value) > 0

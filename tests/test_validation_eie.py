@@ -99,7 +99,7 @@ def _shared_fc():
 
 def test_output_stationary_hardware_reads_only_the_weights_of_nonzero_activations():
     layers = _shared_fc()
-    entries = layers[0].storage.entries
+    entries = layers[0].profile.entries
     assert entries == 256 * 64
     a = acc(dataflow="os", rows=1, cols=16, skip_zero_activations=True, proposals_batch=1)
     fc = simulate_frame(layers, a, 1, activation_density={"fc": 0.25}).layers.set_index("layer").loc["fc"]

@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_helpers import acc, workload  # noqa: E402
-from accelsim.sim.mapping import LayerCosts, map_layer  # noqa: E402
+from accelsim.sim.mapping import WeightStream, map_layer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ENERGY = ROOT / "validation" / "energy"
@@ -130,16 +130,16 @@ def test_streamed_input_that_fits_its_share_is_read_once():
     in_bytes = conv1.input_elements * 2
     assert in_bytes == 1944
     a = acc()  # 128 KiB input share: the input fits
-    costs = LayerCosts.for_layer(conv1, a)
-    m = map_layer(conv1, costs, a, 1, pinned=False, stream_buffer_bytes=120, input_on_chip=False, output_on_chip=True)
+    stream = WeightStream.for_layer(conv1, a)
+    m = map_layer(conv1, stream, a, 1, pinned=False, stream_buffer_bytes=120, input_on_chip=False, output_on_chip=True)
     assert m.weight_tiles == 4 and m.order == "weights-outer"  # 58-byte output units, two per 120-byte tile
-    assert m.dram_read_bytes == pytest.approx(costs.total_bytes + in_bytes)  # weights once, input once
+    assert m.dram_read_bytes == pytest.approx(stream.total_bytes + in_bytes)  # weights once, input once
     # an input share too small for the whole input: re-read per weight tile, or weights re-read per chunk
     small = acc(sram_input_bytes=1024)
-    m2 = map_layer(conv1, costs, small, 1, pinned=False, stream_buffer_bytes=120, input_on_chip=False,
+    m2 = map_layer(conv1, stream, small, 1, pinned=False, stream_buffer_bytes=120, input_on_chip=False,
                    output_on_chip=True)
     chunks = 4  # ceil(1944 / 512)
-    assert m2.dram_read_bytes == pytest.approx(min(costs.total_bytes + 4 * in_bytes, in_bytes + chunks * costs.total_bytes))
+    assert m2.dram_read_bytes == pytest.approx(min(stream.total_bytes + 4 * in_bytes, in_bytes + chunks * stream.total_bytes))
     assert m2.dram_read_bytes > m.dram_read_bytes
 
 

@@ -75,7 +75,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 TIMING_FIELDS = ("CL", "WL", "tRCD", "tRP", "tRAS", "tREFI", "tRFC")
-ENERGY_FIELDS = ("read_energy_per_bit", "write_energy_per_bit", "activate_energy", "refresh_energy", "background_power")
 
 
 def unknown_preset_message(name: object) -> str:
@@ -146,14 +145,6 @@ class DramConfig(BaseModel):
     def tck_s(self) -> float:
         return 1.0 / self.clock_hz
 
-    def cycles_to_s(self, cycles: float) -> float:
-        return cycles * self.tck_s
-
-    @property
-    def tRC(self) -> int:
-        """Row cycle (activate to activate, same bank) = tRAS + tRP."""
-        return self.tRAS + self.tRP
-
     @property
     def devices_per_channel(self) -> int:
         return self.bus_width_bits // self.device_width_bits
@@ -162,31 +153,6 @@ class DramConfig(BaseModel):
     def row_bytes(self) -> int:
         """Bytes of one open row across a channel (all devices of the rank open the same row)."""
         return self.device_row_size * self.devices_per_channel
-
-    @property
-    def burst_bytes(self) -> int:
-        """Bytes moved by one burst on one channel."""
-        return self.bus_width_bits * self.burst_length // 8
-
-    @property
-    def burst_cycles(self) -> int:
-        """tCK cycles the data bus is busy for one burst (BL / 2 at double data rate)."""
-        return math.ceil(self.burst_length / 2)
-
-    @property
-    def channel_bandwidth(self) -> float:
-        """Peak bytes/s of one channel."""
-        return self.data_rate * self.bus_width_bits / 8
-
-    @property
-    def peak_bandwidth(self) -> float:
-        """Peak bytes/s of all channels together (no refresh, no row misses)."""
-        return self.channel_bandwidth * self.channels
-
-    @property
-    def refresh_overhead(self) -> float:
-        """Fraction of time a channel is unavailable because of refresh (tRFC / tREFI)."""
-        return self.tRFC / self.tREFI
 
 
 def _timings_to_cycles(data: dict) -> dict:

@@ -160,16 +160,6 @@ class SramConfig(BaseModel):
     def bank_width_bytes(self) -> int:
         return self.bank_width_bits // 8
 
-    @property
-    def bank_depth(self) -> int:
-        """Words (rows of bank_width_bits) per bank."""
-        return self.bank_size // self.bank_width_bytes
-
-    @property
-    def bytes_per_cycle(self) -> int:
-        """Peak bytes per cycle over all banks and ports (no conflicts)."""
-        return self.banks * self.ports_per_bank * self.bank_width_bytes
-
     def _share(self, name: str) -> int:
         if self.split is None:  # unified: the whole buffer, managed by the engine's policy
             return self.size
@@ -228,19 +218,6 @@ class DecoderConfig(BaseModel):
     entries: int = Field(ge=2, le=65536)
     lookups_per_cycle: int = Field(1, ge=1)
     value_bits: int = Field(ge=1, le=32)
-
-    @property
-    def index_bits(self) -> int:
-        return math.ceil(math.log2(self.entries))
-
-    @property
-    def lookups_per_cycle_total(self) -> int:
-        return self.count * self.lookups_per_cycle
-
-    @property
-    def table_bits(self) -> int:
-        """Storage of one decoder's codebook."""
-        return self.entries * self.value_bits
 
 
 class SparsityConfig(BaseModel):
@@ -311,21 +288,8 @@ class HardwareConfig(BaseModel):
     # --- derived ------------------------------------------------------------------------------
 
     @property
-    def clock_period_s(self) -> float:
-        return 1.0 / self.clock
-
-    @property
     def tech_node_nm(self) -> int:
         return round(self.tech_node * 1e9)
-
-    @property
-    def peak_macs_per_s(self) -> float:
-        return self.mac_array.macs_per_cycle * self.clock
-
-    @property
-    def dram_bytes_per_cycle(self) -> float:
-        """Peak DRAM bytes per accelerator clock cycle."""
-        return self.dram.peak_bandwidth / self.clock
 
     def resolved(self) -> dict:
         """The config with presets expanded and every quantity as a unit string (loads back equal)."""

@@ -1,2 +1,3 @@
-"""The accelerator model: component models and Numba kernels (DRAM, SRAM, sparse position streams,
-decoders, MAC array) that the SimPy engine composes, tile by tile."""
+"""The accelerator model: component models (DRAM and SRAM Numba kernels, codebook decoders, MAC array)
+that the SimPy engine composes tile by tile, over each layer's weight stream as its stream profile
+describes it."""

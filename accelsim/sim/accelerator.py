@@ -1,7 +1,7 @@
 """The accelerator as the engine sees it: plain numbers with units, and per-action energies.
 
-`accelsim.sim.from_config` builds it from a validated hardware config and the energy tables; tests
-build it directly. Keeping the engine free of the config schema means every formula can be checked
+`accelsim.sim.build.accelerator_from_config` builds it from a validated hardware config and the energy
+tables; tests build it directly. Keeping the engine free of the config schema means every formula can be checked
 against hand-computed values with a few numbers.
 """
 
@@ -41,7 +41,6 @@ class Accelerator:
     sram_input_bytes: int
     sram_output_bytes: int
     decoders: int
-    decoder_entries: int
     decoder_lookups_per_cycle: int
     skip_pruned_weights: bool
     skip_zero_activations: bool

@@ -49,7 +49,7 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
         activation_bits=m.activation_bits, accumulator_bits=m.accumulator_bits,
         sram=SramGeometry(banks=s.banks, bank_width_bytes=s.bank_width_bytes, ports=s.ports_per_bank),
         sram_weight_bytes=weights, sram_input_bytes=inputs, sram_output_bytes=outputs,
-        decoders=d.count, decoder_entries=d.entries, decoder_lookups_per_cycle=d.lookups_per_cycle,
+        decoders=d.count, decoder_lookups_per_cycle=d.lookups_per_cycle,
         skip_pruned_weights=cfg.sparsity.skip_pruned_weights, skip_zero_activations=cfg.sparsity.skip_zero_activations,
         dram_timing=timing, dram_energy=energy, energies=energies, proposals_batch=cfg.proposals_batch,
         area_mm2=tech.area_mm2,
@@ -63,9 +63,9 @@ def check_decoders(cfg: HardwareConfig, layers, source: str) -> None:
     from accelsim.errors import ConfigError
 
     for layer in layers:
-        st = layer.storage
-        if st is not None and st.codebook is not None and st.codebook.size > cfg.decoders.entries:
+        entries = 0 if layer.profile is None else layer.profile.codebook_entries
+        if entries > cfg.decoders.entries:
             raise ConfigError(
                 f"{source}: decoders.entries: {cfg.decoders.entries} table entries cannot hold layer {layer.name}'s "
-                f"codebook of {st.codebook.size} entries; raise decoders.entries or use fewer clusters"
+                f"codebook of {entries} entries; raise decoders.entries or use fewer clusters"
             )

@@ -2,7 +2,7 @@
 
 ``decoders`` tables work in parallel, each answering ``lookups_per_cycle`` lookups per cycle, so N
 lookups take ``ceil(N / (decoders * lookups_per_cycle))`` cycles. Every stored entry is looked up,
-fillers included (see `accelsim.sim.positions`). Whether the decoders or the MAC array bound a tile
+fillers included (`StreamProfile.unit_entries`). Whether the decoders or the MAC array bound a tile
 is the engine's comparison of the two cycle counts; energy is lookups x the table's per-lookup energy.
 """
 

@@ -148,10 +148,6 @@ class DramStreamResult:
     energy_background_pj: float
 
     @property
-    def activations(self) -> int:
-        return self.row_misses
-
-    @property
     def energy_pj(self) -> float:
         return self.energy_rw_pj + self.energy_act_pre_pj + self.energy_background_pj
 
@@ -343,15 +339,3 @@ def dram_sequential(start_byte: int, n_bytes: int, is_write: bool, timing: DramT
         timing.bursts_per_row, timing.burst_cycles, timing.trp_cycles, timing.trcd_cycles, timing.tras_cycles, rows)
     rd, wr = (0, bursts) if is_write else (bursts, 0)
     return _result(timing, energy, rd, wr, hits, misses, bus_end)
-
-
-def strided_ranges(base_byte: int, block_bytes: int, blocks: int, stride_bytes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and lengths of ``blocks`` ranges of ``block_bytes`` each, ``stride_bytes`` apart: the
-    rows of a 2-D tile cut from a larger row-major array."""
-    starts = base_byte + stride_bytes * np.arange(blocks, dtype=np.int64)
-    return starts, np.full(blocks, block_bytes, dtype=np.int64)
-
-
-def min_dram_cycles(n_bytes: int, timing: DramTiming) -> float:
-    """Lower bound: ``n_bytes`` at peak bandwidth, no latency, no misses, no refresh."""
-    return n_bytes / timing.peak_bytes_per_cycle

@@ -33,7 +33,7 @@ from accelsim.results.records import FrameFigures, LayerRow
 from accelsim.results.schema import table
 from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.engine import DramPort, LayerTiming, simulate_layer
-from accelsim.sim.mapping import LayerCosts, LayerMapping, map_layer, plan_traffic
+from accelsim.sim.mapping import LayerMapping, WeightStream, map_layer, plan_traffic
 from accelsim.workload import Layer
 
 
@@ -62,7 +62,7 @@ def _on_chip(layers: list[Layer], acc: Accelerator, batch: int) -> list[tuple[bo
     return flags
 
 
-def plan_frame(layers: list[Layer], costs: dict[str, LayerCosts], acc: Accelerator, proposals: int,
+def plan_frame(layers: list[Layer], costs: dict[str, WeightStream], acc: Accelerator, proposals: int,
                density: dict[str, float]) -> FramePlan:
     batch = max(1, min(acc.proposals_batch, proposals))
     batches = tuple([batch] * (proposals // batch) + ([proposals % batch] if proposals % batch else []))
@@ -135,7 +135,7 @@ def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
     if proposals < 1:
         raise ValueError("proposals per frame must be at least 1")
     density = activation_density or {}
-    costs = {l.name: LayerCosts.for_layer(l, acc) for l in layers if l.kind in ("conv", "fc")}
+    costs = {l.name: WeightStream.for_layer(l, acc) for l in layers if l.kind in ("conv", "fc")}
     plan = plan_frame(layers, costs, acc, proposals, density)
 
     port = DramPort(acc)

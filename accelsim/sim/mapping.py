@@ -43,68 +43,43 @@ from functools import cached_property
 
 import numpy as np
 
+from accelsim.compress.profile import StreamProfile
 from accelsim.errors import ConfigError
 from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.decoder import decoder_cycles
 from accelsim.sim.mac_array import mac_array_cycles_by_rows
-from accelsim.sim.positions import walk_positions
 from accelsim.sim.sram import sram_conflicts
 from accelsim.workload import Layer
 
 MAX_TILES = 64  # tiles per layer kept as separate SimPy events; more are merged in runs
 
 
-class LayerCosts:
-    """Per-output-unit storage and stream counts of one layer.
+@dataclass(frozen=True, eq=False)
+class WeightStream:
+    """A layer's weight stream as the array consumes it: output unit by output unit, with the
+    cumulative stored bits that say where each unit ends, and its cuts into tiles.
 
-    Walking a large layer's stream is the costliest per-element work of a design point, and it depends
-    only on the storage, so `for_layer` keeps the result on the storage object: a sweep over hardware
-    walks each stream once."""
+    Compressed layers bring the stream profile of their storage; an uncompressed one is every weight
+    at the array's weight precision (`dense_profile`)."""
+
+    layer_name: str
+    profile: StreamProfile
+    cum_bits: np.ndarray  # per output unit, the stored bits up to its end (the payload: no fixed bits)
 
     @classmethod
-    def for_layer(cls, layer: Layer, acc: Accelerator) -> LayerCosts:
-        st = layer.storage
-        if st is None:
-            return cls(layer, acc)
-        cache = st.__dict__.setdefault("_costs_by_fan_in", {})
-        if layer.fan_in not in cache:
-            cache[layer.fan_in] = cls(layer, acc)
-        return cache[layer.fan_in]
+    def for_layer(cls, layer: Layer, acc: Accelerator) -> WeightStream:
+        profile = layer.profile if layer.profile is not None else dense_profile(layer, acc.weight_bits)
+        return cls(layer.name, profile, np.cumsum(profile.unit_bits))
 
-    def __init__(self, layer: Layer, acc: Accelerator):
-        self.layer = layer
-        units = layer.out_units
-        st = layer.storage
-        if st is None:  # uncompressed: every weight stored at the array's weight precision
-            self.row_bits = np.full(units, layer.fan_in * acc.weight_bits, dtype=np.int64)
-            self.row_entries = np.full(units, layer.fan_in, dtype=np.int64)
-            self.row_nonzeros = self.row_entries.copy()
-            self.fixed_bits = 0
-            self.shared = False
-            if layer.kind in ("conv", "fc"):
-                self.row_bits += acc.weight_bits * 2  # bias at double width, accumulator-aligned
-        else:
-            # One walker tile per output unit: its stored entries and fillers, from the real stream.
-            counts = walk_positions(None if st.gaps is None else st.gaps.symbols, st.symbols.symbols,
-                                    _zero_symbol(st), units, layer.fan_in, np.arange(units + 1, dtype=np.int64))
-            self.row_entries = counts.stored_entries
-            self.row_nonzeros = counts.nonzero_weights
-            entry_bits = _entry_bits(st)
-            if np.isscalar(entry_bits):
-                self.row_bits = self.row_entries * int(entry_bits)
-            else:
-                rows = st.positions() // layer.fan_in
-                self.row_bits = np.bincount(rows, weights=entry_bits, minlength=units).astype(np.int64)
-            if st.bias is not None:
-                self.row_bits = self.row_bits + st.bias_format.bits
-            # Codebook and Huffman tables travel with the first tile.
-            self.fixed_bits = st.bits.codebook + st.bits.huffman_tables
-            self.shared = st.codebook is not None
-        self.cum_bits = np.cumsum(self.row_bits)
+    @property
+    def fixed_bits(self) -> int:
+        """Codebook and Huffman tables: they travel with the first tile."""
+        return self.profile.fixed_bits
 
     @property
     def total_bytes(self) -> int:
-        return int(math.ceil((int(self.cum_bits[-1]) + self.fixed_bits) / 8)) if self.cum_bits.size else 0
+        """Everything the layer stores, in whole bytes: what a pinned layer occupies and loads."""
+        return -(-self.profile.total_bits // 8)
 
     def weight_tiles(self, buffer_bytes: float, cols: int) -> WeightTiles:
         """The stream cut into tiles of ``buffer_bytes`` (the last one shorter), the first also carrying
@@ -115,7 +90,7 @@ class LayerCosts:
         if budget <= self.fixed_bits:
             raise ConfigError(
                 f"sram: the weight buffer ({buffer_bytes:,.1f} B, half the unpinned weight share) cannot hold "
-                f"layer {self.layer.name}'s codebook and Huffman tables ({self.fixed_bits / 8:,.1f} B) and a weight; "
+                f"layer {self.layer_name}'s codebook and Huffman tables ({self.fixed_bits / 8:,.1f} B) and a weight; "
                 f"give weights more SRAM"
             )
         payload = float(self.cum_bits[-1])
@@ -126,6 +101,14 @@ class LayerCosts:
     def whole(self, cols: int) -> WeightTiles:
         """The layer as one tile (pinned weights)."""
         return WeightTiles.cut(self, np.array([float(self.cum_bits[-1])]), cols)
+
+
+def dense_profile(layer: Layer, weight_bits: int) -> StreamProfile:
+    """An uncompressed layer's stream: every weight stored at ``weight_bits``, and each output unit's
+    bias at double width (accumulator-aligned); no codebook, no fillers."""
+    entries = np.full(layer.out_units, layer.fan_in, dtype=np.int64)
+    return StreamProfile(unit_bits=entries * weight_bits + 2 * weight_bits, unit_entries=entries,
+                         unit_nonzeros=entries.copy(), fixed_bits=0, codebook_entries=0)
 
 
 @dataclass(frozen=True)
@@ -143,13 +126,13 @@ class WeightTiles:
     group_units: np.ndarray  # output units of each column group (the array's columns but the last)
 
     @classmethod
-    def cut(cls, costs: LayerCosts, ends: np.ndarray, cols: int) -> WeightTiles:
+    def cut(cls, stream: WeightStream, ends: np.ndarray, cols: int) -> WeightTiles:
         ends = np.asarray(ends, dtype=np.float64)
         bits = np.diff(np.concatenate([[0.0], ends]))
-        bits[0] += costs.fixed_bits
-        units = costs.row_bits.size
+        bits[0] += stream.fixed_bits
+        units = stream.cum_bits.size
         last = np.minimum(np.arange(cols, units + cols, cols), units)  # each column group's last unit + 1
-        return cls(bits, ends, costs.cum_bits[last - 1].astype(np.float64), np.diff(last, prepend=0))
+        return cls(bits, ends, stream.cum_bits[last - 1].astype(np.float64), np.diff(last, prepend=0))
 
     @property
     def count(self) -> int:
@@ -200,24 +183,6 @@ def partial_sum_bytes(vectors: int, group_units, departures, act_bytes: float, a
     units = np.asarray(group_units, dtype=np.float64)
     partial = float((units * (np.asarray(departures, dtype=np.float64) - 1)).sum()) * vectors * acc_bytes
     return partial + vectors * float(units.sum()) * act_bytes, partial
-
-
-def _zero_symbol(st) -> int:
-    if st.codebook is not None:
-        return st.zero_code
-    return int(st.value_format.encode(np.zeros(1))[0])
-
-
-def _entry_bits(st):
-    """Bits of each stored entry (a scalar when both streams are fixed width)."""
-    sym, gap = st.symbols, st.gaps
-    fixed = sym.huffman_lengths is None and (gap is None or gap.huffman_lengths is None)
-    if fixed:
-        return sym.width + (0 if gap is None else gap.width)
-    bits = (sym.huffman_lengths[sym.symbols] if sym.huffman_lengths is not None else np.full(sym.symbols.size, sym.width))
-    if gap is not None:
-        bits = bits + (gap.huffman_lengths[gap.symbols] if gap.huffman_lengths is not None else gap.width)
-    return bits.astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -290,7 +255,7 @@ def _conflict_ratio(layer: Layer, acc: Accelerator, r: int) -> float:
             np.repeat(np.arange(cycles)[:, None], r, axis=1)
         addr = idx * b
     else:
-        c_in, h, w = layer.in_shape
+        _, h, w = layer.in_shape
         kh, kw = layer.kernel
         ho, wo = layer.out_shape[1:]
         if acc.dataflow == "ws":
@@ -364,13 +329,13 @@ def _chunks(acc: Accelerator, in_dram: float, out_dram: float, vectors: int) -> 
     return min(need, vectors)
 
 
-def plan_traffic(layer: Layer, costs: LayerCosts, acc: Accelerator, batch: int, *, pinned: bool,
+def plan_traffic(layer: Layer, stream: WeightStream, acc: Accelerator, batch: int, *, pinned: bool,
                  stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool) -> Traffic:
     """Weight tiles, activation chunks and loop order of a conv/fc layer (see the module docstring)."""
     b = acc.act_bytes
     in_dram = 0.0 if input_on_chip else batch * layer.input_elements * b
     out_dram = 0.0 if output_on_chip else batch * layer.output_elements * b
-    tiles = costs.whole(acc.cols) if pinned else costs.weight_tiles(stream_buffer_bytes, acc.cols)
+    tiles = stream.whole(acc.cols) if pinned else stream.weight_tiles(stream_buffer_bytes, acc.cols)
     w_dram = 0.0 if pinned else float(tiles.tile_bits.sum()) / 8
     # Activations move in chunks of vectors that fit half the input (and output) share, so that a
     # chunk loads (or drains) while the previous one computes.
@@ -385,7 +350,7 @@ def plan_traffic(layer: Layer, costs: LayerCosts, acc: Accelerator, batch: int, 
                    chunks if order == "inputs-outer" else 1, 0 < in_dram <= acc.sram_input_bytes)
 
 
-def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: int, *, pinned: bool,
+def map_layer(layer: Layer, stream: WeightStream | None, acc: Accelerator, batch: int, *, pinned: bool,
               stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool,
               activation_density: float = 1.0) -> LayerMapping:
     """Tiles, traffic and counts of ``layer`` for one pass over ``batch`` proposals.
@@ -413,16 +378,16 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
         return LayerMapping(layer, batch, "no-weights", False, input_on_chip, output_on_chip, 0, 1, tiles,
                             0.0, 0.0, reads, writes, 0.0)
 
-    assert costs is not None
-    tr = plan_traffic(layer, costs, acc, batch, pinned=pinned, stream_buffer_bytes=stream_buffer_bytes,
+    assert stream is not None
+    tr = plan_traffic(layer, stream, acc, batch, pinned=pinned, stream_buffer_bytes=stream_buffer_bytes,
                       input_on_chip=input_on_chip, output_on_chip=output_on_chip)
     wt, order, n_chunks = tr.tiles, tr.order, tr.chunks
     n_wt = wt.count
     tile_weight_bytes = tr.tile_weight_bytes
     weight_bytes = float(tile_weight_bytes.sum())
     units, fan_in = layer.out_units, layer.fan_in
-    nonzeros = float(costs.row_nonzeros.sum())
-    entries = float(costs.row_entries.sum())
+    nonzeros = float(stream.profile.nonzeros)
+    entries = float(stream.profile.entries)
     density = activation_density if acc.skip_zero_activations else 1.0
 
     vectors_total = batch * layer.out_pixels
@@ -446,7 +411,7 @@ def map_layer(layer: Layer, costs: LayerCosts | None, acc: Accelerator, batch: i
     mac = _share(np.ceil(dense * frac * density), start, end)
     reloads = np.ones_like(dense, dtype=np.float64) if acc.dataflow == "ws" else \
         os_weight_passes(st_vec[:, None], candidates[None, :], density)
-    lookups = _share(np.ceil(entries * reloads), start, end) if costs.shared else np.zeros_like(mac)
+    lookups = _share(np.ceil(entries * reloads), start, end) if stream.profile.shared else np.zeros_like(mac)
     dec = decoder_cycles(lookups.astype(np.int64), acc.decoders, acc.decoder_lookups_per_cycle)
     ratios = np.array([conflict_ratio(layer, acc, int(r)) for r in candidates]) if conflicted else np.zeros(1)
     conflict = np.ceil(mac * ratios[None, :])

@@ -171,11 +171,6 @@ class TechModel:
         return {n: getattr(self, n) for n in names}
 
     @property
-    def leakage_mw(self) -> float:
-        """On-chip leakage power (SRAM + decoders + MAC array), mW."""
-        return self.sram_leakage.value + self.decoder_leakage.value + self.mac_leakage.value
-
-    @property
     def area_mm2(self) -> float:
         """On-chip area of SRAM + decoders + MAC array, mm2 (no interconnect or control)."""
         return self.sram_area.value + self.decoder_area.value + self.mac_area.value

@@ -3,8 +3,9 @@
 Shapes come from a forward pass of one input through the real network (hooks record every module's
 input and output), so any sequential CNN of Conv2d/Linear/pooling layers works, not only AlexNet.
 A ReLU directly after a conv or fc layer is applied in that layer's datapath (``relu=True``); flatten
-and dropout are free. Compressed layers carry their `LayerStorage`, whose streams are what the
-accelerator reads.
+and dropout are free. Compressed layers carry the stream profile of their storage
+(`accelsim.compress.profile`), counted once here on the real streams: the numbers the accelerator
+model reads, so a sweep over hardware counts each layer once and ships no streams to its workers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from accelsim.compress.model import CompressedModel
+from accelsim.compress.profile import StreamProfile, stream_profile
 from accelsim.compress.storage import LayerStorage
 from accelsim.errors import ModelError
 
@@ -31,7 +33,7 @@ class Layer:
     stride: int = 1
     groups: int = 1
     relu: bool = False
-    storage: LayerStorage | None = None
+    profile: StreamProfile | None = None  # compressed layers only
 
     # -- sizes -----------------------------------------------------------------------------------
     @property
@@ -57,18 +59,9 @@ class Layer:
         return self.out_units * self.fan_in if self.kind in ("conv", "fc") else 0
 
     @property
-    def kept_weights(self) -> int:
-        return self.storage.kept if self.storage is not None else self.weights
-
-    @property
     def macs(self) -> int:
         """Dense multiply-accumulates for one input (one proposal crop)."""
         return self.weights * self.out_pixels
-
-    @property
-    def kept_macs(self) -> int:
-        """MACs with pruned weights skipped."""
-        return self.kept_weights * self.out_pixels
 
     @property
     def input_elements(self) -> int:
@@ -77,15 +70,6 @@ class Layer:
     @property
     def output_elements(self) -> int:
         return math.prod(self.out_shape)
-
-    @property
-    def compressed_weight_bits(self) -> int:
-        """Bits of weight storage (codebook, symbols, positions, fillers, tables); biases apart."""
-        return self.storage.bits.weights if self.storage is not None else 0
-
-    @property
-    def bias_bits(self) -> int:
-        return self.storage.bits.bias if self.storage is not None else 0
 
 
 def build_workload(model: nn.Module, input_shape: tuple[int, ...], compressed: CompressedModel | None = None) -> list[Layer]:
@@ -112,9 +96,9 @@ def build_workload(model: nn.Module, input_shape: tuple[int, ...], compressed: C
         storage = compressed.layers.get(name) if compressed is not None else None
         if isinstance(module, nn.Conv2d):
             layers.append(Layer(name, "conv", in_shape, out_shape, tuple(module.kernel_size), module.stride[0],
-                                module.groups, storage=storage))
+                                module.groups, profile=_profile(name, module, storage)))
         elif isinstance(module, nn.Linear):
-            layers.append(Layer(name, "fc", in_shape, out_shape, storage=storage))
+            layers.append(Layer(name, "fc", in_shape, out_shape, profile=_profile(name, module, storage)))
         elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
             k = module.kernel_size if isinstance(module.kernel_size, tuple) else (module.kernel_size,) * 2
             s = module.stride if isinstance(module.stride, int) else module.stride[0]
@@ -125,11 +109,17 @@ def build_workload(model: nn.Module, input_shape: tuple[int, ...], compressed: C
             continue
         else:
             raise ModelError(f"layer '{name}' ({type(module).__name__}) has no accelerator model")
-        if storage is not None and tuple(storage.shape) != tuple(module.weight.shape):
-            raise ModelError(f"compressed layer '{name}' has shape {storage.shape}, the model's is {tuple(module.weight.shape)}")
     if compressed is not None:
-        missing = set(compressed.layers) - {l.name for l in layers}
+        missing = set(compressed.layers) - {l.name for l in layers if l.profile is not None}
         if missing:
-            raise ModelError(f"compressed layers {sorted(missing)} are not in the model")
+            raise ModelError(f"compressed layers {sorted(missing)} are not conv or fc layers of the model")
     return layers
+
+
+def _profile(name: str, module: nn.Conv2d | nn.Linear, storage: LayerStorage | None) -> StreamProfile | None:
+    if storage is None:
+        return None
+    if tuple(storage.shape) != tuple(module.weight.shape):
+        raise ModelError(f"compressed layer '{name}' has shape {storage.shape}, the model's is {tuple(module.weight.shape)}")
+    return stream_profile(storage)
 

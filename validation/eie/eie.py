@@ -100,7 +100,7 @@ def fc7_workload():
     model = FC7()
     model.fc7.load_state_dict(full.fc7.state_dict())
     cm = compress(model, load_plan(str(PLAN)), model_name="deepped-alexnet-fc7")
-    return build_workload(model, (4096,), cm)
+    return build_workload(model, (4096,), cm), cm.layers["fc7"]
 
 
 def simulate(layers, hw: str) -> tuple[dict, dict, float]:
@@ -118,8 +118,7 @@ def simulate(layers, hw: str) -> tuple[dict, dict, float]:
 
 
 def compute() -> dict:
-    layers = fc7_workload()
-    st = layers[0].storage
+    layers, st = fc7_workload()
     out = {"workload": {"layer": "fc7", "weights": st.weights, "kept": st.kept, "entries": st.entries,
                         "fillers": st.fillers, "weight_density": st.kept / st.weights,
                         "activation_density": FC7_ACT_DENSITY, "plan": str(PLAN.relative_to(ROOT))},

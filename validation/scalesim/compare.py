@@ -164,14 +164,14 @@ def accelsim_layer(layer, acc) -> AccelCounts:
     the engine's total SRAM reads and writes."""
     from accelsim.sim.frame import plan_frame, simulate_frame
     from accelsim.sim.mac_array import mac_array_cycles
-    from accelsim.sim.mapping import LayerCosts, column_passes, output_departures, partial_sum_bytes, plan_traffic
+    from accelsim.sim.mapping import WeightStream, column_passes, output_departures, partial_sum_bytes, plan_traffic
 
     frame = simulate_frame([layer], acc, 1)
     row = frame.layers.iloc[0]
-    costs = {layer.name: LayerCosts.for_layer(layer, acc)}
-    plan = plan_frame([layer], costs, acc, 1, {})
+    streams = {layer.name: WeightStream.for_layer(layer, acc)}
+    plan = plan_frame([layer], streams, acc, 1, {})
     m = plan.mappings[0][0]
-    tr = plan_traffic(layer, costs[layer.name], acc, 1, pinned=m.pinned, stream_buffer_bytes=plan.stream_buffer_bytes,
+    tr = plan_traffic(layer, streams[layer.name], acc, 1, pinned=m.pinned, stream_buffer_bytes=plan.stream_buffer_bytes,
                       input_on_chip=m.input_on_chip, output_on_chip=m.output_on_chip)
     assert float(row["conflict_cycles"]) == 0, "the matched configs must have no bank conflicts (rows_used = rows)"
     b = acc.act_bytes
@@ -203,7 +203,7 @@ def accelsim_layer(layer, acc) -> AccelCounts:
         sram_ofmap_writes=vectors * float((wt.group_units * departures).sum()), sram_ofmap_write_bytes=psum_w,
         sram_ofmap_to_dram_reads=out_dram, sram_fill_writes=fills,
         dram_ifmap_reads=m.dram_read_bytes - m.weight_dram_bytes,
-        dram_filter_reads=m.weight_dram_bytes + (costs[layer.name].total_bytes if m.pinned else 0.0),
+        dram_filter_reads=m.weight_dram_bytes + (streams[layer.name].total_bytes if m.pinned else 0.0),
         dram_ofmap_writes=m.dram_write_bytes,
         engine_dram_read_bytes=float(row["dram_read_bytes"]) + cold,
         conflict_cycles=float(row["conflict_cycles"]),
