@@ -154,19 +154,19 @@ def test_resident_weights_cold_frame_and_steady_state(plan, weight_bytes):
         # fc2 2 x (64 x 16 + 32), in bytes
         assert total == weight_bytes == 34_968
     r = simulate_frame(list(layers), ACC, 20)  # 256 KiB of weight SRAM holds them all
-    s = r.summary
-    assert s["weights_resident"] is True and s["pinned_layers"] == list(WEIGHT_LAYERS)
-    assert s["compressed_weight_bytes"] == total
+    s = r.figures
+    assert s.weights_resident is True and s.pinned_layers == tuple(WEIGHT_LAYERS)
+    assert s.compressed_weight_bytes == total
     # Cold frame: the compressed bytes once, rounded up to whole 32-byte bursts (34,968 B -> 1,093 bursts).
-    assert s["cold_frame"]["extra_dram_read_bytes"] == bursts(total)
-    assert s["cold_frame"]["dram_bytes"] == s["dram_bytes_per_frame"] + bursts(total)
-    assert s["cold_frame"]["extra_latency_ms"] > 0 and s["cold_frame"]["extra_energy_uj"] > 0
-    assert s["cold_frame"]["energy_uj"] == pytest.approx(s["energy_per_frame_uj"] + s["cold_frame"]["extra_energy_uj"])
+    assert s.cold_frame_extra_dram_read_bytes == bursts(total)
+    assert s.cold_frame_dram_bytes == s.dram_bytes_per_frame + bursts(total)
+    assert s.cold_frame_extra_latency_ms > 0 and s.cold_frame_extra_energy_uj > 0
+    assert s.cold_frame_energy_uj == pytest.approx(s.energy_per_frame_uj + s.cold_frame_extra_energy_uj)
     # Steady state: no weight traffic. With 128 KiB activation shares every intermediate stays on chip:
     # only the crops (2 passes x 10 x 3x18x18 x 2 B) come in and the scores (2 x 10 x 2 x 2 B) go out.
-    assert s["dram_weight_bytes_per_frame"] == 0
+    assert s.dram_weight_bytes_per_frame == 0
     payload = 2 * (10 * 3 * 18 * 18 * 2 + 10 * 2 * 2)
-    assert payload <= s["dram_bytes_per_frame"] <= payload + 4 * BURST_BYTES
+    assert payload <= s.dram_bytes_per_frame <= payload + 4 * BURST_BYTES
     t = rows_of(r)
     assert t.loc[["conv2", "fc1", "fc2"], "dram_read_bytes"].sum() == 0
 
@@ -177,21 +177,21 @@ def test_streamed_weights_are_read_once_per_batch_of_proposals():
     layers = list(workload("dense"))
     base = dict(sram_weight_bytes=16_384, sram_input_bytes=64 * 1024, sram_output_bytes=64 * 1024)
     r = simulate_frame(layers, acc(**base), 20)  # 20 proposals, 10 a batch: 2 passes
-    s, fc1 = r.summary, rows_of(r).loc["fc1"]
-    assert s["weights_resident"] is False and s["pinned_layers"] == ["conv1", "conv2", "fc2"]
-    assert s["weight_passes_per_frame"] == 2
+    s, fc1 = r.figures, rows_of(r).loc["fc1"]
+    assert s.weights_resident is False and s.pinned_layers == ("conv1", "conv2", "fc2")
+    assert s.weight_passes_per_frame == 2
     assert fc1["weight_tiles"] == 5 and not fc1["pinned"]  # per pass
-    assert s["dram_weight_bytes_per_frame"] == 2 * 33_024  # read twice per frame
+    assert s.dram_weight_bytes_per_frame == 2 * 33_024  # read twice per frame
     # fc1's input (10 x 256 x 2 B) stays on chip, so its DRAM reads are its weights, in whole bursts.
     assert 2 * 33_024 <= fc1["dram_read_bytes"] <= 2 * 33_024 + 2 * 5 * 2 * BURST_BYTES
     # The tiles are pieces of the stream in the array's order (a tile boundary falls inside a 16-unit
     # column group's fan-in), so the columns stay full: per pass 4 column groups x 16 row folds, each
     # loading 16 rows and streaming 10 + 16 + 16 - 2 cycles, as if fc1 were one tile.
     assert fc1["mac_cycles"] == 2 * 4 * 16 * (16 + 10 + 16 + 16 - 2)
-    assert s["cold_frame"]["extra_dram_read_bytes"] == bursts(464 + 1_216 + 264)
+    assert s.cold_frame_extra_dram_read_bytes == bursts(464 + 1_216 + 264)
 
     def weight_bytes(proposals, batch):
-        return simulate_frame(layers, acc(**base, proposals_batch=batch), proposals).summary["dram_weight_bytes_per_frame"]
+        return simulate_frame(layers, acc(**base, proposals_batch=batch), proposals).figures.dram_weight_bytes_per_frame
 
     assert weight_bytes(10, 10) == 33_024
     assert weight_bytes(21, 10) == 3 * 33_024  # 10 + 10 + 1
@@ -242,13 +242,13 @@ def test_same_inputs_give_identical_results(plan):
     first = simulate_frame(list(workload(plan)), a, 11)
     second = simulate_frame(list(workload(plan)), a, 11)
     pd.testing.assert_frame_equal(first.layers, second.layers, check_exact=True)
-    assert first.summary == second.summary
+    assert first.figures == second.figures
     if plan is not None:  # the whole chain again: a fresh model, compression and workload from the same seed
         model, cm = compressed(plan, 0)
         from engine_helpers import INPUT_SHAPE
         third = simulate_frame(build_workload(model, INPUT_SHAPE, cm), a, 11)
         pd.testing.assert_frame_equal(first.layers, third.layers, check_exact=True)
-        assert first.summary == third.summary
+        assert first.figures == third.figures
 
 
 # ------------------------------------------------------------------------------------------------
@@ -270,21 +270,21 @@ def test_weights_that_fit_are_resident_even_with_a_large_output_unit():
     """Regression: the nothing-pinned candidate streams fc only in fan-in slices (half of 4,564..8,199 B <
     4,100 B); pinning every layer fits and is chosen."""
     for share in (4_564, 6_000, 8_199):
-        s = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=share), 20).summary
-        assert s["weights_resident"] is True and s["dram_weight_bytes_per_frame"] == 0
-        assert s["cold_frame"]["extra_dram_read_bytes"] == bursts(4_564)
+        s = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=share), 20).figures
+        assert s.weights_resident is True and s.dram_weight_bytes_per_frame == 0
+        assert s.cold_frame_extra_dram_read_bytes == bursts(4_564)
     # One byte short of holding them: conv1 pinned, fc's single unit streamed through the other 4,099 B in
     # tiles of 2,049.5 B, slices of its fan-in: ceil(4,100 / 2,049.5) = 3 (per pass; 2 batches of 10).
     r = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=4_563), 20)
-    assert r.summary["pinned_layers"] == ["conv1"] and r.summary["dram_weight_bytes_per_frame"] == 2 * 4_100
+    assert r.figures.pinned_layers == ("conv1",) and r.figures.dram_weight_bytes_per_frame == 2 * 4_100
     assert rows_of(r).loc["fc", "weight_tiles"] == 3
 
 
 def test_planner_tries_pinning_every_layer_when_they_fit():
     """Regression: pinning conv1 leaves 7,736 B < 2 x 4,100 B to stream fc, and the planner used to stop
     there, never trying to pin both (8,200 B holds all 4,564 B)."""
-    s = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=8_200), 20).summary
-    assert s["weights_resident"] is True and s["dram_weight_bytes_per_frame"] == 0
+    s = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=8_200), 20).figures
+    assert s.weights_resident is True and s.dram_weight_bytes_per_frame == 0
 
 
 def test_pinning_a_large_unit_and_streaming_the_rest():
@@ -295,9 +295,9 @@ def test_pinning_a_large_unit_and_streaming_the_rest():
     cm = compress(model, CompressionPlan.model_validate(PLANS["dense"]), model_name="two-fc")
     layers = build_workload(model, (2, 16, 16), cm)
     r = simulate_frame(layers, acc(sram_weight_bytes=1_500), 10)
-    s = r.summary
-    assert s["pinned_layers"] == ["fca"] and s["weights_resident"] is False
-    assert s["dram_weight_bytes_per_frame"] == 3_600
+    s = r.figures
+    assert s.pinned_layers == ("fca",) and s.weights_resident is False
+    assert s.dram_weight_bytes_per_frame == 3_600
     # (1,500 - 1,028) / 2 = 236 B per tile: ceil(3,600 / 236) = 16 tiles
     assert rows_of(r).loc["fcb", "weight_tiles"] == 16
 

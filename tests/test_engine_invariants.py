@@ -64,22 +64,21 @@ def layer(table: pd.DataFrame, name: str) -> pd.Series:
 def test_frame_invariants(plan, a, proposals, density):
     layers = workload(plan)
     r = simulate_frame(list(layers), a, proposals, activation_density={l.name: density for l in layers})
-    s, t = r.summary, r.layers
+    s, t = r.figures, r.layers
 
     # Latency can never beat the roofline max(MACs / peak MAC rate, DRAM bytes / bandwidth).
-    assert s["latency_per_frame_ms"] >= s["roofline_bound_ms"] * (1 - 1e-12)
+    assert s.latency_per_frame_ms >= s.roofline_bound_ms * (1 - 1e-12)
     peak_bytes_per_cycle = 2 * 16 / 8 * 2 / 0.625 * (1e9 / a.clock_hz)  # 2 x16 channels, DDR: 16 B/cycle at 800 MHz
-    roofline_cycles = max(t["macs_executed"].sum() / (a.rows * a.cols), s["dram_bytes_per_frame"] / peak_bytes_per_cycle)
-    assert s["roofline_bound_ms"] == pytest.approx(roofline_cycles * 1e3 / a.clock_hz, rel=1e-12)
+    roofline_cycles = max(t["macs_executed"].sum() / (a.rows * a.cols), s.dram_bytes_per_frame / peak_bytes_per_cycle)
+    assert s.roofline_bound_ms == pytest.approx(roofline_cycles * 1e3 / a.clock_hz, rel=1e-12)
 
     # Layer energies sum to each layer's total, and the table's total is the summary's.
     assert np.allclose(t[ENERGY_COLS].sum(axis=1), t["energy_total_pj"], rtol=1e-12, atol=0)
     assert (t[ENERGY_COLS] >= 0).all().all()
-    assert t["energy_total_pj"].sum() == pytest.approx(s["energy_per_frame_uj"] * 1e6, rel=1e-12)
-    assert sum(s["energy_breakdown_pj"].values()) == pytest.approx(s["energy_per_frame_uj"] * 1e6, rel=1e-12)
+    assert t["energy_total_pj"].sum() == pytest.approx(s.energy_per_frame_uj * 1e6, rel=1e-12)
+    assert sum(getattr(s, col) for col in ENERGY_COLS) == pytest.approx(s.energy_per_frame_uj * 1e6, rel=1e-12)
     for col in ENERGY_COLS:
-        key = col.removeprefix("energy_").removesuffix("_pj")
-        assert s["energy_breakdown_pj"][key] == pytest.approx(t[col].sum(), rel=1e-12)
+        assert getattr(s, col) == pytest.approx(t[col].sum(), rel=1e-12)
 
     # A layer takes at least as long as its MAC array, its decoders and its DRAM bus are busy.
     slack = 1e-9 * t["cycles"].abs().max()
@@ -88,7 +87,7 @@ def test_frame_invariants(plan, a, proposals, density):
     assert (t["cycles"] + slack >= t["dram_cycles"]).all()
     assert np.allclose(t["stall_cycles"], t["cycles"] - t["mac_cycles"])
     assert np.allclose(t["latency_us"], t["cycles"] * 1e6 / a.clock_hz)
-    assert s["latency_per_frame_ms"] == pytest.approx(t["cycles"].sum() * 1e3 / a.clock_hz, rel=1e-12)
+    assert s.latency_per_frame_ms == pytest.approx(t["cycles"].sum() * 1e3 / a.clock_hz, rel=1e-12)
 
     # MACs: the dense count is the analytic one, executed never exceeds it.
     assert t["macs"].sum() == proposals * ANALYTIC_MACS_PER_PROPOSAL
@@ -96,13 +95,13 @@ def test_frame_invariants(plan, a, proposals, density):
 
     # DRAM: whole bursts, the summary is the table's, the cold frame adds the pinned weights once.
     assert (t["dram_read_bytes"] % BURST_BYTES == 0).all() and (t["dram_write_bytes"] % BURST_BYTES == 0).all()
-    assert s["dram_bytes_per_frame"] == t["dram_read_bytes"].sum() + t["dram_write_bytes"].sum()
+    assert s.dram_bytes_per_frame == t["dram_read_bytes"].sum() + t["dram_write_bytes"].sum()
     by_name = {l.name: l for l in layers}
-    pinned_bytes = sum(stored_bytes(by_name[n]) for n in s["pinned_layers"])
-    assert s["cold_frame"]["extra_dram_read_bytes"] == bursts(pinned_bytes)
-    assert s["cold_frame"]["dram_bytes"] == s["dram_bytes_per_frame"] + s["cold_frame"]["extra_dram_read_bytes"]
-    assert s["weight_passes_per_frame"] == math.ceil(proposals / min(a.proposals_batch, proposals))
-    assert s["compressed_weight_bytes"] == sum(stored_bytes(by_name[n]) for n in WEIGHT_LAYERS)
+    pinned_bytes = sum(stored_bytes(by_name[n]) for n in s.pinned_layers)
+    assert s.cold_frame_extra_dram_read_bytes == bursts(pinned_bytes)
+    assert s.cold_frame_dram_bytes == s.dram_bytes_per_frame + s.cold_frame_extra_dram_read_bytes
+    assert s.weight_passes_per_frame == math.ceil(proposals / min(a.proposals_batch, proposals))
+    assert s.compressed_weight_bytes == sum(stored_bytes(by_name[n]) for n in WEIGHT_LAYERS)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -130,9 +129,9 @@ growth = st.one_of(st.integers(0, 64), st.integers(0, 64 * 1024))
 def test_dram_bytes_never_rise_as_sram_grows(plan, a, proposals, more_w, more_in, more_out):
     """DRAM bytes per (steady-state) frame, as reported, never rise when the weight share or the
     activation shares grow, all else fixed."""
-    small = run(plan, a, proposals).summary
-    big = run(plan, grown(a, more_w, more_in, more_out), proposals).summary
-    assert big["dram_bytes_per_frame"] <= small["dram_bytes_per_frame"]
+    small = run(plan, a, proposals).figures
+    big = run(plan, grown(a, more_w, more_in, more_out), proposals).figures
+    assert big.dram_bytes_per_frame <= small.dram_bytes_per_frame
 
 
 @PROPERTY
@@ -156,7 +155,7 @@ def test_measured_dram_bytes_are_the_payload_in_whole_bursts(plan, a, proposals)
         for m in ms:
             for t in m.tiles:
                 most += sum(bursts(n) + 3 * BURST_BYTES for n in (t.dram_read_bytes, t.dram_write_bytes) if n)
-    measured = run(plan, a, proposals).summary["dram_bytes_per_frame"]
+    measured = run(plan, a, proposals).figures.dram_bytes_per_frame
     assert fp.steady_dram_bytes * (1 - 1e-12) <= measured <= most
 
 
@@ -170,15 +169,15 @@ def test_same_payload_cut_into_fewer_tiles_costs_no_more():
     big = run("dense", acc(sram_weight_bytes=10_300), 20)
     fc1 = lambda r: layer(r.layers, "fc1")  # noqa: E731
     assert fc1(big)["weight_tiles"] == 8 < fc1(small)["weight_tiles"] == 10
-    assert big.summary["dram_weight_bytes_per_frame"] == small.summary["dram_weight_bytes_per_frame"] == 2 * 33_024
+    assert big.figures.dram_weight_bytes_per_frame == small.figures.dram_weight_bytes_per_frame == 2 * 33_024
     assert fc1(big)["dram_read_bytes"] <= fc1(small)["dram_read_bytes"]
-    assert big.summary["dram_bytes_per_frame"] <= small.summary["dram_bytes_per_frame"]
+    assert big.figures.dram_bytes_per_frame <= small.figures.dram_bytes_per_frame
 
 
 def test_fewer_activation_chunks_cost_no_more():
-    small = run("dense", acc(sram_input_bytes=6_144), 20).summary
-    big = run("dense", acc(sram_input_bytes=6_656), 20).summary
-    assert big["dram_bytes_per_frame"] <= small["dram_bytes_per_frame"]
+    small = run("dense", acc(sram_input_bytes=6_144), 20).figures
+    big = run("dense", acc(sram_input_bytes=6_656), 20).figures
+    assert big.dram_bytes_per_frame <= small.dram_bytes_per_frame
 
 
 def test_huffman_stream_bytes_do_not_depend_on_its_cut():
@@ -196,9 +195,9 @@ def test_fractional_chunks_do_not_drift_a_stream():
     """Regression: chunk shares of a tensor are fractional bytes (conv1's 6 x 1,944 B input in 47 chunks);
     their float sum must not drift past a burst boundary and cost a burst more with a larger share."""
     base = dict(sram_weight_bytes=1_100, sram_input_bytes=1_024, proposals_batch=6)
-    small = run(None, acc(sram_output_bytes=1_024, **base), 8).summary
-    big = run(None, acc(sram_output_bytes=1_046, **base), 8).summary
-    assert big["dram_bytes_per_frame"] <= small["dram_bytes_per_frame"]
+    small = run(None, acc(sram_output_bytes=1_024, **base), 8).figures
+    big = run(None, acc(sram_output_bytes=1_046, **base), 8).figures
+    assert big.dram_bytes_per_frame <= small.dram_bytes_per_frame
 
 
 @settings(max_examples=60, deadline=None)
@@ -224,7 +223,7 @@ def test_dram_bytes_fall_along_an_sram_sweep(plan):
     seen = []
     for w, s in [(2_048, 1_024), (4_096, 2_048), (8_192, 4_096), (16_384, 16_384), (40_000, 32_768),
                  (64 * 1024, 64 * 1024), (256 * 1024, 128 * 1024)]:
-        seen.append(run(plan, acc(sram_weight_bytes=w, sram_input_bytes=s, sram_output_bytes=s), 20).summary["dram_bytes_per_frame"])
+        seen.append(run(plan, acc(sram_weight_bytes=w, sram_input_bytes=s, sram_output_bytes=s), 20).figures.dram_bytes_per_frame)
     assert all(b <= a for a, b in zip(seen, seen[1:])), seen
     assert seen[-1] < seen[0] / 2, seen
 
@@ -235,14 +234,14 @@ def test_weights_resident_and_no_weight_traffic_once_they_fit(plan, a, proposals
     layers = workload(plan)
     total = sum(stored_bytes(l) for l in layers if l.kind in ("conv", "fc"))
     r = run(plan, replace(a, sram_weight_bytes=total + extra), proposals)
-    s = r.summary
-    assert s["weights_resident"] is True
-    assert s["pinned_layers"] == list(WEIGHT_LAYERS)
-    assert s["dram_weight_bytes_per_frame"] == 0
-    assert s["cold_frame"]["extra_dram_read_bytes"] == bursts(total)
+    s = r.figures
+    assert s.weights_resident is True
+    assert s.pinned_layers == tuple(WEIGHT_LAYERS)
+    assert s.dram_weight_bytes_per_frame == 0
+    assert s.cold_frame_extra_dram_read_bytes == bursts(total)
     # Steady state: nothing more to gain from a still larger weight share.
-    huge = run(plan, replace(a, sram_weight_bytes=16 * 1024 * 1024), proposals).summary
-    assert s["dram_bytes_per_frame"] == huge["dram_bytes_per_frame"]
+    huge = run(plan, replace(a, sram_weight_bytes=16 * 1024 * 1024), proposals).figures
+    assert s.dram_bytes_per_frame == huge.dram_bytes_per_frame
 
 
 # ------------------------------------------------------------------------------------------------
@@ -338,7 +337,7 @@ def test_pruning_zero_percent_simulates_as_the_dense_model(a, proposals):
     dense = run("dense", a, proposals)
     raw = run(None, a, proposals)
     pd.testing.assert_frame_equal(dense.layers, raw.layers, check_exact=True)
-    assert dense.summary == raw.summary
+    assert dense.figures == raw.figures
 
 
 @pytest.mark.parametrize("plan", PLANS)
@@ -351,4 +350,4 @@ def test_reported_weight_bytes_are_the_bytes_moved(plan):
     for name in WEIGHT_LAYERS:
         assert t.loc[name, "compressed_weight_bytes"] == stored_bytes(by_name[name])
     assert (t.loc[["pool1", "pool2"], "compressed_weight_bytes"] == 0).all()
-    assert t["compressed_weight_bytes"].sum() == r.summary["compressed_weight_bytes"]
+    assert t["compressed_weight_bytes"].sum() == r.figures.compressed_weight_bytes

@@ -62,12 +62,12 @@ def _on_chip(layers: list[Layer], acc: Accelerator, batch: int) -> list[tuple[bo
     return flags
 
 
-def plan_frame(layers: list[Layer], costs: dict[str, WeightStream], acc: Accelerator, proposals: int,
+def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], acc: Accelerator, proposals: int,
                density: dict[str, float]) -> FramePlan:
     batch = max(1, min(acc.proposals_batch, proposals))
     batches = tuple([batch] * (proposals // batch) + ([proposals % batch] if proposals % batch else []))
     flags = {nb: _on_chip(layers, acc, nb) for nb in set(batches)}
-    weighted = sorted((c.total_bytes, name) for name, c in costs.items())
+    weighted = sorted((c.total_bytes, name) for name, c in streams.items())
 
     # Passes of equal batch size map identically: each distinct size is planned and mapped once.
     passes = Counter(batches)
@@ -76,8 +76,8 @@ def plan_frame(layers: list[Layer], costs: dict[str, WeightStream], acc: Acceler
         total = 0.0
         for nb, count in passes.items():
             for i, l in enumerate(layers):
-                if l.name in costs:
-                    total += count * plan_traffic(l, costs[l.name], acc, nb, pinned=l.name in pinned,
+                if l.name in streams:
+                    total += count * plan_traffic(l, streams[l.name], acc, nb, pinned=l.name in pinned,
                                                   stream_buffer_bytes=buffer, input_on_chip=flags[nb][i][0],
                                                   output_on_chip=flags[nb][i][1]).dram_bytes
         return total
@@ -99,7 +99,7 @@ def plan_frame(layers: list[Layer], costs: dict[str, WeightStream], acc: Acceler
 
     def mapped(pinned: frozenset[str], buffer: float) -> tuple[tuple[LayerMapping, ...], ...]:
         by_size = {
-            nb: tuple(map_layer(l, costs.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
+            nb: tuple(map_layer(l, streams.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
                                 input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1],
                                 activation_density=density.get(l.name, 1.0))
                       for i, l in enumerate(layers))
@@ -135,12 +135,12 @@ def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
     if proposals < 1:
         raise ValueError("proposals per frame must be at least 1")
     density = activation_density or {}
-    costs = {l.name: WeightStream.for_layer(l, acc) for l in layers if l.kind in ("conv", "fc")}
-    plan = plan_frame(layers, costs, acc, proposals, density)
+    streams = {l.name: WeightStream.for_layer(l, acc) for l in layers if l.kind in ("conv", "fc")}
+    plan = plan_frame(layers, streams, acc, proposals, density)
 
     port = DramPort(acc)
     # Cold start: pinned weights are loaded once, before the first pass.
-    pinned_bytes = sum(costs[n].total_bytes for n in plan.pinned)
+    pinned_bytes = sum(streams[n].total_bytes for n in plan.pinned)
     cold = port.transfer(pinned_bytes, False, "weights") if pinned_bytes else None
     # The steady-state frame starts its weight stream afresh (the pinned ones stay on chip).
     port.fetched_burst.pop("weights", None)
@@ -148,9 +148,9 @@ def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
     sums: dict[str, _LayerSums] = {}
     for pass_mappings in plan.mappings:
         for mapping in pass_mappings:
-            _accumulate(sums, mapping, simulate_layer(mapping, acc, port), acc, costs)
+            _accumulate(sums, mapping, simulate_layer(mapping, acc, port), acc, streams)
     rows = tuple(s.row(acc, density.get(name, 1.0)) for name, s in sums.items())
-    return FrameResult(rows, _figures(rows, plan, costs, acc, proposals, cold, layers))
+    return FrameResult(rows, _figures(rows, plan, streams, acc, proposals, cold, layers))
 
 
 _COUNTS = ("macs", "macs_executed", "cycles", "mac_cycles", "decoder_cycles", "conflict_cycles", "dram_cycles",
@@ -190,7 +190,7 @@ class _LayerSums:
         )
 
 
-def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, acc: Accelerator, costs: dict) -> None:
+def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, acc: Accelerator, streams: dict) -> None:
     e = acc.energies
     width = acc.sram.bank_width_bytes
     time_ns = t.cycles * acc.cycle_ns
@@ -220,14 +220,14 @@ def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, ac
     }
     s = sums.get(m.layer.name)
     if s is None:
-        weight_bytes = costs[m.layer.name].total_bytes if m.layer.name in costs else 0
+        weight_bytes = streams[m.layer.name].total_bytes if m.layer.name in streams else 0
         sums[m.layer.name] = s = _LayerSums(m.layer, weight_bytes, m.pinned, m.order, m.weight_tiles, m.input_tiles,
                                             dict.fromkeys(_COUNTS, 0))
     for k, v in values.items():
         s.counts[k] += v
 
 
-def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, costs, acc: Accelerator, proposals: int, cold,
+def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, streams, acc: Accelerator, proposals: int, cold,
              layers) -> FrameFigures:
     cycles = float(sum(r.cycles for r in rows))
     dram_bytes = float(sum(r.dram_read_bytes for r in rows) + sum(r.dram_write_bytes for r in rows))
@@ -243,9 +243,9 @@ def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, costs, acc: Accelerato
         proposals_per_frame=proposals,
         proposals_batch=plan.batches[0],
         weight_passes_per_frame=len(plan.batches),
-        weights_resident=len(plan.pinned) == len(costs),
+        weights_resident=len(plan.pinned) == len(streams),
         pinned_layers=tuple(sorted(plan.pinned, key=order.index)),
-        compressed_weight_bytes=sum(c.total_bytes for c in costs.values()),
+        compressed_weight_bytes=sum(c.total_bytes for c in streams.values()),
         sram_bytes=acc.sram_weight_bytes + acc.sram_input_bytes + acc.sram_output_bytes,
         sram_weight_bytes=acc.sram_weight_bytes,
         energy_per_frame_uj=energy_pj / 1e6,

@@ -103,7 +103,7 @@ def fc7_workload():
     return build_workload(model, (4096,), cm), cm.layers["fc7"]
 
 
-def simulate(layers, hw: str) -> tuple[dict, dict, float]:
+def simulate(layers, hw: str) -> tuple[dict, float]:
     from accelsim.config import load_hwconfig
     from accelsim.sim.build import accelerator_from_config, check_decoders
     from accelsim.sim.frame import simulate_frame
@@ -114,7 +114,7 @@ def simulate(layers, hw: str) -> tuple[dict, dict, float]:
     frame = simulate_frame(layers, acc, 1, activation_density={"fc7": FC7_ACT_DENSITY})
     row = frame.layers.set_index("layer").loc["fc7"].to_dict()
     assert row["weight_tiles"] == 1 and row["input_tiles"] == 1, "on-chip split assumes one tile"
-    return row, frame.summary, acc.cycle_ns
+    return row, acc.cycle_ns
 
 
 def compute() -> dict:
@@ -125,7 +125,7 @@ def compute() -> dict:
            "eie": {"fps": EIE_FPS, "uj": EIE_UJ, **eie_hand_figures(st.kept, st.entries)},
            "configs": {}}
     for label, hw in CONFIGS.items():
-        row, summary, cycle_ns = simulate(layers, hw)
+        row, cycle_ns = simulate(layers, hw)
         keep = ["cycles", "mac_cycles", "decoder_cycles", "dram_cycles", "stall_cycles", "macs_executed",
                 "decoder_lookups", "sram_read_bytes", "sram_write_bytes", "dram_read_bytes", "dram_write_bytes",
                 "energy_mac_pj", "energy_sram_pj", "energy_decoder_pj", "energy_leakage_pj", "energy_dram_pj",

@@ -194,7 +194,7 @@ def accelsim_layer(layer, acc) -> AccelCounts:
     writes = psum_w + fills
     assert math.isclose(reads, m.sram_read_bytes, rel_tol=1e-9), (layer.name, reads, m.sram_read_bytes)
     assert math.isclose(writes, m.sram_write_bytes, rel_tol=1e-9), (layer.name, writes, m.sram_write_bytes)
-    cold = frame.summary["cold_frame"]["extra_dram_read_bytes"]
+    cold = frame.figures.cold_frame_extra_dram_read_bytes
     one_chunk = mac_array_cycles(acc.rows, acc.cols, acc.dataflow, vectors, layer.fan_in, layer.out_units).cycles
     return AccelCounts(
         cycles=float(row["cycles"]), mac_cycles=float(row["mac_cycles"]), one_chunk_cycles=int(one_chunk),
@@ -227,7 +227,7 @@ def accelsim_network(design: Design) -> dict:
 
     result = simulate_frame(list(dense_workload()), accelerator(design), 1)
     t = result.layers.set_index("layer")
-    return {"cycles": {n: float(t.loc[n, "cycles"]) for n in t.index}, "summary": result.summary}
+    return {"cycles": {n: float(t.loc[n, "cycles"]) for n in t.index}, "summary": result.figures.flat()}
 
 
 # --- comparison ----------------------------------------------------------------------------------
