@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from accelsim.model.layers import compressible_layers
+from accelsim.compress.layers import compressible_layers
 
 
 @dataclass
