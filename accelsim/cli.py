@@ -279,7 +279,7 @@ def train(out, seed, train_frames, val_frames, epochs, eval_frames) -> None:
     splits of the synthetic scenes, then writes proposals.npz, weights.pt, detector.json and
     MODEL_CARD.md (data, seed, command, measured miss rates) into the output folder.
     """
-    from accelsim.detect.training import TrainSettings, train_detector, write_model_card
+    from accelsim.train import TrainSettings, train_detector, write_model_card
     from accelsim.model import get_model
 
     folder = Path(out) if out else get_model(DEFAULT_MODEL).detector_dir

@@ -55,8 +55,9 @@ def main() -> None:
     print(f"  compression ratio {ratio:6.2f}x vs dense fp32")
 
     from accelsim.compress.cluster import SAMPLE, fit_codebook, nearest
+    from accelsim.compress.layers import compressible_layers
     from accelsim.compress.prune import magnitude_mask
-    from accelsim.model import compressible_layers, get_model
+    from accelsim.model import get_model
 
     layers = compressible_layers(get_model("deepped-alexnet").build())
     print(f"\nk-means on a {SAMPLE:,}-weight sample + Lloyd refinement over all, vs full scikit-learn fit (baseline)")

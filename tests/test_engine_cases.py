@@ -11,8 +11,6 @@ SRAM leakage 10 mW, DRAM 5.3 / 3.9 pJ/bit, 1.06 nJ per activate, 33 mW backgroun
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from collections import OrderedDict
 
 import pandas as pd
@@ -300,13 +298,3 @@ def test_pinning_a_large_unit_and_streaming_the_rest():
     assert s.dram_weight_bytes_per_frame == 3_600
     # (1,500 - 1,028) / 2 = 236 B per tile: ceil(3,600 / 236) = 16 tiles
     assert rows_of(r).loc["fcb", "weight_tiles"] == 16
-
-
-# ------------------------------------------------------------------------------------------------
-# The engine's inputs import in any order
-
-
-@pytest.mark.parametrize("module", ["accelsim.compress", "accelsim.workload", "accelsim.sim.frame"])
-def test_engine_inputs_import_first(module):
-    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]

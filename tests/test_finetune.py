@@ -22,9 +22,10 @@ from accelsim.cli import main as cli
 from accelsim.compress import compress, load, load_plan
 from accelsim.compress import pipeline
 from accelsim.compress.finetune import SharedWeights, finetune
+from accelsim.compress.layers import compressible_layers
 from accelsim.compress.plan import CompressionPlan
 from accelsim.compress.prune import magnitude_mask, schedule
-from accelsim.model import compressible_layers, get_model
+from accelsim.model import get_model
 from accelsim.model.toy import accuracy, toy_data
 
 PLAN = "toy-aggressive"  # models/plans: 90% one-shot pruning, k = 4, 3-bit positions, 2 epochs at lr 0.01

@@ -117,16 +117,6 @@ def test_points_recorded_from_many_threads_are_all_kept_with_their_layers(tmp_pa
     assert list(layers["cycles"]) == [c for i in range(300) for c in (i, -i)]
 
 
-def test_variants_round_trip_and_survive_reopen(tmp_path):
-    payload = {"miss_rate_lamr": 0.3141592653589793, "compressed_weight_bytes": 123456, "layers": {"conv1": 16}}
-    with SweepStore.open(tmp_path, "h", "s", resume=False) as store:
-        assert store.variant("v1") is None
-        store.record_variant("v1", payload)
-    with SweepStore.open(tmp_path, "h", "s", resume=True) as store:
-        assert store.variant("v1") == payload
-        assert store.variant("v2") is None
-
-
 def test_meta_records_the_spec(tmp_path):
     spec_text = "axes:\n  sram.size: [64KiB, 8MiB]\n"
     with SweepStore.open(tmp_path, "abc123", spec_text, resume=False) as store:
@@ -162,7 +152,7 @@ def test_resume_without_a_store_starts_one(tmp_path):
 
 @pytest.mark.parametrize("content, why", [
     (b"sweep results, honest\n" * 20, "not a readable sweep store"),
-    (b"", r"table\(s\) layers, meta, points, variants missing"),
+    (b"", r"table\(s\) layers, meta, points missing"),
 ])
 def test_a_file_that_is_not_a_store_is_refused(tmp_path, content, why):
     (tmp_path / SweepStore.FILENAME).write_bytes(content)
@@ -177,8 +167,28 @@ def test_another_sqlite_database_is_refused(tmp_path):
     conn.execute("CREATE TABLE points (x)")
     conn.commit()
     conn.close()
-    with pytest.raises(SweepError, match="table.s. layers, meta, variants missing"):
+    with pytest.raises(SweepError, match="table.s. layers, meta missing"):
         SweepStore.open(tmp_path, "h", "s", resume=True)
+
+
+def test_a_store_of_format_1_is_refused_by_name(tmp_path):
+    """Format 1 had a ``variants`` table as well; such a store is refused, not misread."""
+    path = tmp_path / SweepStore.FILENAME
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE points (point_id TEXT PRIMARY KEY, idx INTEGER NOT NULL, status TEXT NOT NULL, error TEXT,
+                             row_json TEXT NOT NULL);
+        CREATE TABLE layers (point_id TEXT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL,
+                             row_json TEXT NOT NULL, PRIMARY KEY (point_id, seq));
+        CREATE TABLE variants (key TEXT PRIMARY KEY, payload_json TEXT NOT NULL);
+        INSERT INTO meta VALUES ('spec_hash', 'h'), ('spec_text', 's'), ('store_format', '1');
+    """)
+    conn.close()
+    with pytest.raises(SweepError) as err:
+        SweepStore.open(tmp_path, "h", "s", resume=True)
+    assert str(err.value).startswith(f"{path} is a sweep store of format '1'; this accelsim ")
+    assert str(err.value).endswith("reads format '2' only")
 
 
 def test_a_truncated_store_is_refused(tmp_path):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from accelsim.model import compressible_layers, get_model
+from accelsim.compress.layers import compressible_layers
+from accelsim.model import get_model
 from accelsim.model import toy
 from accelsim.resources import models_dir
 

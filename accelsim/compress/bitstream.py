@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from accelsim.compress.huffman import canonical_tables
+
 
 def pack_fixed(symbols: np.ndarray, width: int) -> bytes:
     """Pack unsigned symbols, ``width`` bits each."""
@@ -75,8 +77,6 @@ def _decode_canonical(bits, count, first_code, first_index, n_of_len, sorted_sym
 
 def unpack_canonical(data: bytes, nbits: int, count: int, lengths: np.ndarray) -> np.ndarray:
     """Decode ``count`` symbols of a canonical prefix code given by its code ``lengths``."""
-    from accelsim.compress.huffman import canonical_tables
-
     if count == 0:
         return np.zeros(0, dtype=np.int64)
     bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), count=nbits).astype(np.int64)

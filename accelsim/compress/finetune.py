@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from accelsim.model.layers import compressible_layers
+from accelsim.compress.layers import compressible_layers
 
 
 @dataclass
@@ -91,13 +91,3 @@ def finetune(model: nn.Module, loader, epochs: int, lr: float, masks: dict[str, 
             layers[key.removesuffix(".weight")].weight.copy_(w)
     return {n: c.detach().clone() for n, c in codebooks.items()}
 
-
-@torch.no_grad()
-def accuracy(model: nn.Module, loader) -> float:
-    """Fraction of samples whose highest-scoring class is the label."""
-    model.eval()
-    correct = total = 0
-    for x, y in loader:
-        correct += int((model(x).argmax(dim=1) == y).sum())
-        total += int(y.numel())
-    return correct / max(total, 1)

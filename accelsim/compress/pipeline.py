@@ -22,12 +22,12 @@ from accelsim import __version__
 from accelsim.compress.cluster import fit_codebook, nearest
 from accelsim.compress.finetune import SharedWeights, finetune
 from accelsim.compress.formats import ValueFormat
+from accelsim.compress.layers import compressible_layers
 from accelsim.compress.model import CompressedModel
 from accelsim.compress.plan import CompressionPlan, LayerPlan
 from accelsim.compress.prune import magnitude_mask, schedule
 from accelsim.compress.storage import encode_layer
 from accelsim.errors import PlanError
-from accelsim.model.layers import compressible_layers
 
 Progress = Callable[[str], None]
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from accelsim.compress.model import CompressedModel
 from accelsim.detect.crops import crop, image_tensor
+from accelsim.detect.datasets.synthetic import SyntheticScenes
 from accelsim.detect.detector import Detector
 from accelsim.detect.functional import FunctionalClassifier, NumberFormats
 from accelsim.detect.metric import REASONABLE, evaluate
@@ -57,8 +58,6 @@ def calibration_crops(proposals: ProposalModel, detector_crop, frames: Sequence[
 
 def functional_detector(model: nn.Module, detector_dir: Path, formats: NumberFormats,
                         compressed: CompressedModel | None = None) -> tuple[Detector, FunctionalClassifier]:
-    from accelsim.detect.datasets.synthetic import SyntheticScenes
-
     base = Detector.load(detector_dir, model)
     calibration = None
     if formats.activation_bits is not None:

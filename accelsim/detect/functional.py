@@ -69,9 +69,9 @@ Float path
 Zero activations
     `FunctionalResult.input_density` holds, per conv/fc layer, the fraction of the elements of its
     input tensor (after quantisation: what the accelerator holds in SRAM) that are non-zero; a conv's
-    zero padding is not part of its input tensor and is not counted. `density_by_layer` gives it in
-    the form `accelsim.sim.frame.simulate_frame(..., activation_density=...)` takes: a mapping from
-    workload layer name to that fraction (layers missing from it count as dense, 1.0; it only changes
+    zero padding is not part of its input tensor and is not counted. It is in the form
+    `accelsim.sim.frame.simulate_frame(..., activation_density=...)` takes: a mapping from workload
+    layer name to that fraction (layers missing from it count as dense, 1.0; it only changes
     the cycles and MACs when the config's ``sparsity.skip_zero_activations`` is set). The classifier
     also keeps running totals over every batch it has run (not the calibration batch), so
     `FunctionalClassifier.density_by_layer` is the density over all proposals scored so far.
@@ -189,10 +189,6 @@ class FunctionalResult:
     input_density: dict[str, float]  # per conv/fc layer: fraction of non-zero input activations
     saturated: dict[str, float]  # per quantisation point ("input", "<layer>", "<layer>/accumulator")
 
-    def density_by_layer(self) -> dict[str, float]:
-        """`input_density` as `simulate_frame(activation_density=...)` takes it."""
-        return dict(self.input_density)
-
 
 @dataclass
 class _Stage:
@@ -253,7 +249,6 @@ class FunctionalClassifier:
             compressed.load_into(self.model)
         self.model.float()
         self._stages = _stages(self.model)
-        self._compute_names = [s.name for s in self._stages if isinstance(s.producer, _COMPUTE)]
         # The quantisation point each layer reads: the previous layer's output, or the crop.
         self._input_of = {s.name: p.name for p, s in zip(self._stages, self._stages[1:])}
         shared = {n for n, layer in (compressed.layers.items() if compressed else ()) if layer.codebook is not None}
@@ -296,15 +291,12 @@ class FunctionalClassifier:
 
     def density_by_layer(self) -> dict[str, float]:
         """Fraction of non-zero input activations per conv/fc layer over every batch run since
-        construction (or `reset_stats`), in the form `simulate_frame(activation_density=...)` takes."""
+        construction, in the form `simulate_frame(activation_density=...)` takes."""
         return self._totals.input_density()
 
     def saturation(self) -> dict[str, float]:
         """Fraction of values saturated per quantisation point over every batch run so far."""
         return self._totals.saturated()
-
-    def reset_stats(self) -> None:
-        self._totals = _Stats()
 
     @property
     def activation_frac_bits(self) -> dict[str, int]:
@@ -314,10 +306,6 @@ class FunctionalClassifier:
     @property
     def weight_frac_bits(self) -> dict[str, int]:
         return {n: w.frac for n, w in self._weights.items()}
-
-    @property
-    def compute_layers(self) -> list[str]:
-        return list(self._compute_names)
 
     # -- execution ------------------------------------------------------------------------------------
 

@@ -4,25 +4,31 @@ A `ModelSpec` knows how to build its network, the shape of one input, where its 
 any), for models that can be fine-tuned from the command line, how to make its training and
 evaluation data, and, for the detector's trained classifier, the folder holding the rest of the
 detector (proposal model, score combiner).
+
+The catalogue stands above what it names: the networks (`alexnet`, `toy`) and the small detector's
+training data (`accelsim.detect.training_data`), which it offers for fine-tuning. The detector's
+training job (`accelsim.train`) stands above the catalogue, so nothing here imports it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from accelsim.detect.training_data import CropBatches, crop_data
 from accelsim.errors import ModelError
 from accelsim.model.alexnet import AlexNetClassifier, init_gaussian_
 from accelsim.model.toy import ToyBarsNet, toy_data
 from accelsim.resources import models_dir
 
-# (train_loader, eval_loader) for a given seed
-DataFactory = Callable[[int], tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]]
+# (training batches, held-out batches) of (input, class) for a given seed: DataLoaders or CropBatches
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+DataFactory = Callable[[int], tuple[Batches, Batches]]
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ def model_names() -> list[str]:
 
 
 SMALL_INPUT = 67  # px: the smallest square crop the AlexNet layout accepts (pool5 of 1x1)
+SMALL_DETECTOR = "deepped-small"  # folder (relative to models/) of the small detector's stages
 
 
 def small_classifier() -> nn.Module:
@@ -105,10 +112,9 @@ def small_classifier() -> nn.Module:
     return AlexNetClassifier(num_classes=2, width=0.5, fc=512, input_size=SMALL_INPUT)
 
 
-def _small_data(seed: int):
-    from accelsim.detect.training import crop_data
-
-    return crop_data(seed)
+def _small_data(seed: int) -> tuple[CropBatches, CropBatches]:
+    """The shipped detector's training crops, cut by its shipped proposal stage: fine-tuning data."""
+    return crop_data(models_dir() / SMALL_DETECTOR / "proposals.npz", seed)
 
 
 register(
@@ -120,7 +126,7 @@ register(
         input_shape=(3, SMALL_INPUT, SMALL_INPUT),
         weights="deepped-small/weights.pt",
         data=_small_data,
-        detector="deepped-small",
+        detector=SMALL_DETECTOR,
         default_plan="deepped-small",
     )
 )

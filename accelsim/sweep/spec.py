@@ -45,9 +45,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from accelsim.compress.layers import compressible_layers
 from accelsim.compress.plan import CompressionPlan, FinetuneSettings, LayerSettings, PruningSchedule, load_plan
 from accelsim.config.hardware import HardwareConfig, parse_hwconfig
 from accelsim.errors import AccelsimError, SweepError
+from accelsim.model import ModelSpec, get_model
 from accelsim.resources import hwconfigs_dir, resolve_named_file
 from accelsim.sweep.analysis import Constraints, Objective
 from accelsim.yamlio import format_validation_error, load_yaml
@@ -125,8 +127,6 @@ class Sweep:
     """A loaded, validated spec with its base hardware and plan; expands to design points."""
 
     def __init__(self, spec: SweepSpec, source: str, folder: Path):
-        from accelsim.model import get_model
-
         self.spec, self.source = spec, source
         if not spec.axes:
             raise SweepError(f"{source}: axes: no axes; give at least one path with its values")
@@ -376,9 +376,7 @@ def _describe(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items()) or "base"
 
 
-def _layer_names(spec) -> list[str]:
-    from accelsim.model.layers import compressible_layers
-
+def _layer_names(spec: ModelSpec) -> list[str]:
     return list(compressible_layers(spec.factory()))
 
 

@@ -10,8 +10,6 @@ Tables (all rows JSON, so any axis value or metric round-trips exactly, floats i
 - ``meta``: spec_hash, spec_text, created_utc, accelsim_version, store_format.
 - ``points``: point_id (primary key), idx, status ("ok" or "failed"), error, row_json.
 - ``layers``: point_id, idx, seq (the layer's position), row_json; replaced with their point.
-- ``variants``: key (primary key), payload_json: phase-1 results of a compression variant
-  (accuracy, compressed sizes), so a resumed sweep does not recompress or re-evaluate accuracy.
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``: a commit survives the death of the process
 (the log is replayed on the next open); only a power loss may drop the last few commits, and never
@@ -34,7 +32,7 @@ import accelsim
 from accelsim.errors import SweepError
 
 # Bumped when the tables change shape, so that an old store is refused by name instead of misread.
-_STORE_FORMAT = "1"
+_STORE_FORMAT = "2"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,9 +42,8 @@ CREATE TABLE points (
 CREATE TABLE layers (
     point_id TEXT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL, row_json TEXT NOT NULL,
     PRIMARY KEY (point_id, seq));
-CREATE TABLE variants (key TEXT PRIMARY KEY, payload_json TEXT NOT NULL);
 """
-_TABLES = {"meta", "points", "layers", "variants"}
+_TABLES = {"meta", "points", "layers"}
 _POINT_KEYS = ("point_id", "index", "status", "error")
 
 
@@ -178,18 +175,6 @@ class SweepStore:
             self._conn.execute("DELETE FROM layers WHERE point_id = ?", (point_id,))
             self._conn.executemany(
                 "INSERT INTO layers (point_id, idx, seq, row_json) VALUES (?, ?, ?, ?)", layer_rows)
-
-    def record_variant(self, key: str, payload: dict) -> None:
-        """Commit the phase-1 result of a compression variant (a JSON-able dict)."""
-        with self._lock, self._conn:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO variants (key, payload_json) VALUES (?, ?)", (key, _dumps(payload)))
-
-    def variant(self, key: str) -> dict | None:
-        """The recorded phase-1 result of a compression variant, or None."""
-        with self._lock:
-            row = self._conn.execute("SELECT payload_json FROM variants WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
 
     def results(self) -> pd.DataFrame:
         """One row per recorded point, sorted by index.

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from accelsim.detect.datasets.caltech import CaltechDataset
+from accelsim.detect.datasets.coco import CocoDataset
+from accelsim.detect.datasets.synthetic import SyntheticScenes
 from accelsim.detect.types import Dataset, Frame
 from accelsim.errors import DatasetError
 
@@ -19,20 +22,14 @@ SPEC_HELP = "synthetic[:SEED] | caltech:DIR | coco:FILE"
 def open_dataset(spec: str, split: str = "test") -> Dataset:
     kind, _, arg = spec.partition(":")
     if kind == "synthetic":
-        from accelsim.detect.datasets.synthetic import SyntheticScenes
-
         try:
             seed = int(arg) if arg else 0
         except ValueError:
             raise DatasetError(f"dataset '{spec}': the synthetic seed must be an integer, got '{arg}'") from None
         return SyntheticScenes(seed=seed, split=split, frames=SYNTHETIC_FRAMES)
     if kind == "caltech" and arg:
-        from accelsim.detect.datasets.caltech import CaltechDataset
-
         return CaltechDataset(arg, split=split)
     if kind == "coco" and arg:
-        from accelsim.detect.datasets.coco import CocoDataset
-
         return CocoDataset(arg)
     raise DatasetError(f"dataset '{spec}' is not one of {SPEC_HELP}")
 
