@@ -59,18 +59,18 @@ def main() -> None:
     args = parser.parse_args()
     compressed = compress_stage(CompressionRequest.of("deepped-alexnet", "deep-compression-alexnet"))
     layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.model)
-    acc, _ = accelerator_from_config(load_hwconfig("embedded-45nm"))
-    simulate_frame(layers, acc, 10)  # JIT warm-up (loads Numba's cache)
+    accel, _ = accelerator_from_config(load_hwconfig("embedded-45nm"))
+    simulate_frame(layers, accel, 10)  # JIT warm-up (loads Numba's cache)
 
     SPENT.update(simpy=0.0, numba=0.0)
     with instrumented():
         t = time.perf_counter()
         for _ in range(args.repeat):
-            result = simulate_frame(layers, acc, 10)
+            result = simulate_frame(layers, accel, 10)
         total = (time.perf_counter() - t) / args.repeat
     simpy_s, numba_s = SPENT["simpy"] / args.repeat, SPENT["numba"] / args.repeat
     tracemalloc.start()
-    simulate_frame(layers, acc, 10)
+    simulate_frame(layers, accel, 10)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
@@ -88,11 +88,11 @@ def main() -> None:
     repeat = max(1, args.repeat // 4)
     t = time.perf_counter()
     for _ in range(repeat):
-        for storage in cm.layers.values():
+        for storage in compressed.model.layers.values():
             stream_profile(storage)
     profiles = (time.perf_counter() - t) / repeat
-    print(f"stream profiles: {profiles * 1e3:.1f} ms per workload ({len(cm.layers)} layers, "
-          f"{sum(st.entries for st in cm.layers.values()) / 1e6:.2f} M stored entries), once when it is built")
+    print(f"stream profiles: {profiles * 1e3:.1f} ms per workload ({len(compressed.model.layers)} layers, "
+          f"{sum(st.entries for st in compressed.model.layers.values()) / 1e6:.2f} M stored entries), once when it is built")
 
 if __name__ == "__main__":
     main()

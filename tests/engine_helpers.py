@@ -45,7 +45,7 @@ DRAM_TIMING = DramTiming(0.625, 16, 16, 2, 8, 2048, 29, 29, 28, 68, 6246, 448)
 DRAM_ENERGY = DramEnergy(5.3, 3.9, 1.06, 33.0)
 BURST_BYTES = 32
 
-ACC = Accelerator(
+ACCEL = Accelerator(
     clock_hz=800e6, rows=16, cols=16, dataflow="ws", weight_bits=16, activation_bits=16, accumulator_bits=32,
     sram=SramGeometry(banks=8, bank_width_bytes=8, ports=1), sram_weight_bytes=256 * 1024,
     sram_input_bytes=128 * 1024, sram_output_bytes=128 * 1024, decoders=16,
@@ -97,8 +97,8 @@ def workload(plan: str | None, seed: int = 0) -> tuple:
     return tuple(build_workload(model, INPUT_SHAPE, cm))
 
 
-def acc(**changes) -> Accelerator:
-    return dataclasses.replace(ACC, **changes)
+def accel(**changes) -> Accelerator:
+    return dataclasses.replace(ACCEL, **changes)
 
 
 def stored_bytes(layer) -> int:

@@ -73,10 +73,10 @@ def test_run_detector_measures_proposals_and_miss_rate():
     classifier = FunctionalClassifier(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 2)),
                                       NumberFormats.float32())
     det = Detector(FixedProposals(boxes), config, Brightness())
-    acc = run_detector(det, classifier, _frames(4), "stand-in")
+    accuracy = run_detector(det, classifier, _frames(4), "stand-in")
     # every frame: the true box scores 5, the dark box -5 (a false positive at the lowest score). At any
     # threshold above -5 the detector finds all 4 people with 0 FPPI: miss rate 0 at every reference
     # point, floored to 1e-10 before the log average.
-    assert acc.miss_rate_lamr == pytest.approx(1e-10)
-    assert acc.proposals_per_frame == 2.0 and acc.detections_per_frame == 2.0
-    assert acc.frames_evaluated == 4 and acc.positives == 4
+    assert accuracy.miss_rate_lamr == pytest.approx(1e-10)
+    assert accuracy.proposals_per_frame == 2.0 and accuracy.detections_per_frame == 2.0
+    assert accuracy.frames_evaluated == 4 and accuracy.positives == 4

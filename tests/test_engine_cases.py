@@ -1,7 +1,7 @@
 """Engine cases against hand computation: a decoder-bound layer, resident and streamed weights, the
 tiling error, determinism, and the frame planner's residency choice.
 
-Accelerator figures (engine_helpers.ACC): 800 MHz (1.25 ns a cycle); LPDDR4-3200-like DRAM with
+Accelerator figures (engine_helpers.ACCEL): 800 MHz (1.25 ns a cycle); LPDDR4-3200-like DRAM with
 tCK 0.625 ns, 2 channels x 16 bits, BL16 (32-byte bursts, 8 DRAM cycles each), 2 KiB rows, 8 banks,
 tRCD = tRP = 29, CL = 28, tREFI = 6,246, tRFC = 448 (refresh stretches busy time by 6246/5798);
 energies MAC 1.09 pJ, SRAM read 25.87 pJ / write 19.65 pJ per 8-byte bank access, lookup 1 pJ,
@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from torch import nn
 
-from engine_helpers import (ACC, BURST_BYTES, PLANS, WEIGHT_LAYERS, acc, bursts, compressed, stored_bytes,
+from engine_helpers import (ACCEL, BURST_BYTES, PLANS, WEIGHT_LAYERS, accel, bursts, compressed, stored_bytes,
                             workload)
 from accelsim.compress import CompressionPlan, compress
 from accelsim.errors import ConfigError
@@ -59,7 +59,7 @@ def shared_fc():
 
 def decoder_acc(**changes):
     # A large array (64 x 64) and 32 banks (a 64-operand column of 2-byte inputs spans 16 banks: no conflicts).
-    return acc(**{"rows": 64, "cols": 64, "decoders": 1, "decoder_lookups_per_cycle": 1, "sram": SramGeometry(32, 8, 1),
+    return accel(**{"rows": 64, "cols": 64, "decoders": 1, "decoder_lookups_per_cycle": 1, "sram": SramGeometry(32, 8, 1),
                   **changes})
 
 
@@ -151,7 +151,7 @@ def test_resident_weights_cold_frame_and_steady_state(plan, weight_bytes):
         # dense, by hand: conv1 8 x (27 x 16 + 32) bits, conv2 16 x (36 x 16 + 32), fc1 64 x (256 x 16 + 32),
         # fc2 2 x (64 x 16 + 32), in bytes
         assert total == weight_bytes == 34_968
-    r = simulate_frame(list(layers), ACC, 20)  # 256 KiB of weight SRAM holds them all
+    r = simulate_frame(list(layers), ACCEL, 20)  # 256 KiB of weight SRAM holds them all
     s = r.figures
     assert s.weights_resident is True and s.pinned_layers == tuple(WEIGHT_LAYERS)
     assert s.compressed_weight_bytes == total
@@ -174,7 +174,7 @@ def test_streamed_weights_are_read_once_per_batch_of_proposals():
     and streams fc1 through a 7,220 B buffer ((16,384 - 1,944) / 2): ceil(33,024 / 7,220) = 5 tiles."""
     layers = list(workload("dense"))
     base = dict(sram_weight_bytes=16_384, sram_input_bytes=64 * 1024, sram_output_bytes=64 * 1024)
-    r = simulate_frame(layers, acc(**base), 20)  # 20 proposals, 10 a batch: 2 passes
+    r = simulate_frame(layers, accel(**base), 20)  # 20 proposals, 10 a batch: 2 passes
     s, fc1 = r.figures, rows_of(r).loc["fc1"]
     assert s.weights_resident is False and s.pinned_layers == ("conv1", "conv2", "fc2")
     assert s.weight_passes_per_frame == 2
@@ -189,7 +189,7 @@ def test_streamed_weights_are_read_once_per_batch_of_proposals():
     assert s.cold_frame_extra_dram_read_bytes == bursts(464 + 1_216 + 264)
 
     def weight_bytes(proposals, batch):
-        return simulate_frame(layers, acc(**base, proposals_batch=batch), proposals).figures.dram_weight_bytes_per_frame
+        return simulate_frame(layers, accel(**base, proposals_batch=batch), proposals).figures.dram_weight_bytes_per_frame
 
     assert weight_bytes(10, 10) == 33_024
     assert weight_bytes(21, 10) == 3 * 33_024  # 10 + 10 + 1
@@ -202,7 +202,7 @@ def test_weights_outer_rereads_a_streamed_input_per_weight_tile():
     mapper re-reads it per weight tile (weights outer) or re-reads the weights per input chunk,
     whichever moves fewer bytes, and the weights' share of the reads is reported apart."""
     layers = list(workload("dense"))
-    r = simulate_frame(layers, acc(sram_weight_bytes=16_384, sram_input_bytes=1_024, sram_output_bytes=1_024), 10)
+    r = simulate_frame(layers, accel(sram_weight_bytes=16_384, sram_input_bytes=1_024, sram_output_bytes=1_024), 10)
     fc1 = rows_of(r).loc["fc1"]
     assert not fc1["pinned"] and fc1["weight_tiles"] == 5  # as in the test above
     chunks = math.ceil(5_120 / 512)
@@ -222,9 +222,9 @@ def test_weight_share_that_cannot_hold_a_codebook_is_a_config_error():
     room for a weight (and no layer is small enough to pin: fc2 takes 104 B); 66 B works."""
     layers = list(workload("shared-dense"))
     with pytest.raises(ConfigError, match=r"^sram: .*conv1") as err:
-        simulate_frame(layers, acc(sram_weight_bytes=64), 20)
+        simulate_frame(layers, accel(sram_weight_bytes=64), 20)
     assert "(32.0 B)" in str(err.value)
-    r = rows_of(simulate_frame(layers, acc(sram_weight_bytes=66), 20))
+    r = rows_of(simulate_frame(layers, accel(sram_weight_bytes=66), 20))
     # 33 B tiles, the first with 1 B of weights after the codebook. Payloads (indices + 32-bit biases):
     # conv1 (8 x 27 x 4 + 8 x 32) / 8 = 140 B, conv2 352 B, fc1 8,448 B, fc2 72 B: 1 + ceil((p - 1) / 33).
     assert [r.loc[n, "weight_tiles"] for n in ("conv1", "conv2", "fc1", "fc2")] == [6, 12, 257, 4]
@@ -236,7 +236,7 @@ def test_weight_share_that_cannot_hold_a_codebook_is_a_config_error():
 
 @pytest.mark.parametrize("plan", [None, "deep-compression", "huffman"])
 def test_same_inputs_give_identical_results(plan):
-    a = acc(sram_weight_bytes=4_096, sram_input_bytes=2_048, sram_output_bytes=2_048, proposals_batch=4)
+    a = accel(sram_weight_bytes=4_096, sram_input_bytes=2_048, sram_output_bytes=2_048, proposals_batch=4)
     first = simulate_frame(list(workload(plan)), a, 11)
     second = simulate_frame(list(workload(plan)), a, 11)
     pd.testing.assert_frame_equal(first.layers, second.layers, check_exact=True)
@@ -268,12 +268,12 @@ def test_weights_that_fit_are_resident_even_with_a_large_output_unit():
     """Regression: the nothing-pinned candidate streams fc only in fan-in slices (half of 4,564..8,199 B <
     4,100 B); pinning every layer fits and is chosen."""
     for share in (4_564, 6_000, 8_199):
-        s = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=share), 20).figures
+        s = simulate_frame(big_unit_workload(), accel(sram_weight_bytes=share), 20).figures
         assert s.weights_resident is True and s.dram_weight_bytes_per_frame == 0
         assert s.cold_frame_extra_dram_read_bytes == bursts(4_564)
     # One byte short of holding them: conv1 pinned, fc's single unit streamed through the other 4,099 B in
     # tiles of 2,049.5 B, slices of its fan-in: ceil(4,100 / 2,049.5) = 3 (per pass; 2 batches of 10).
-    r = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=4_563), 20)
+    r = simulate_frame(big_unit_workload(), accel(sram_weight_bytes=4_563), 20)
     assert r.figures.pinned_layers == ("conv1",) and r.figures.dram_weight_bytes_per_frame == 2 * 4_100
     assert rows_of(r).loc["fc", "weight_tiles"] == 3
 
@@ -281,7 +281,7 @@ def test_weights_that_fit_are_resident_even_with_a_large_output_unit():
 def test_planner_tries_pinning_every_layer_when_they_fit():
     """Regression: pinning conv1 leaves 7,736 B < 2 x 4,100 B to stream fc, and the planner used to stop
     there, never trying to pin both (8,200 B holds all 4,564 B)."""
-    s = simulate_frame(big_unit_workload(), acc(sram_weight_bytes=8_200), 20).figures
+    s = simulate_frame(big_unit_workload(), accel(sram_weight_bytes=8_200), 20).figures
     assert s.weights_resident is True and s.dram_weight_bytes_per_frame == 0
 
 
@@ -292,7 +292,7 @@ def test_pinning_a_large_unit_and_streaming_the_rest():
         ("flatten", nn.Flatten()), ("fca", nn.Linear(512, 1)), ("fcb", nn.Linear(1, 600))])), 0)
     cm = compress(model, CompressionPlan.model_validate(PLANS["dense"]), model_name="two-fc")
     layers = build_workload(model, (2, 16, 16), cm)
-    r = simulate_frame(layers, acc(sram_weight_bytes=1_500), 10)
+    r = simulate_frame(layers, accel(sram_weight_bytes=1_500), 10)
     s = r.figures
     assert s.pinned_layers == ("fca",) and s.weights_resident is False
     assert s.dram_weight_bytes_per_frame == 3_600

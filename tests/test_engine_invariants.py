@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine_helpers import (ACC, ANALYTIC_MACS, ANALYTIC_MACS_PER_PROPOSAL, BURST_BYTES, WEIGHT_LAYERS, acc, bursts,
+from engine_helpers import (ACCEL, ANALYTIC_MACS, ANALYTIC_MACS_PER_PROPOSAL, BURST_BYTES, WEIGHT_LAYERS, accel, bursts,
                             compressed, small_model, stored_bytes, workload)
 from accelsim.compress.formats import ValueFormat
 from accelsim.sim.engine import DramPort
@@ -30,7 +30,7 @@ PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 pow2 = lambda lo, hi: st.sampled_from([1 << k for k in range(lo, hi + 1)])  # noqa: E731
 
 accelerators = st.builds(
-    acc,
+    accel,
     rows=st.integers(1, 64),
     cols=st.integers(1, 64),
     dataflow=st.sampled_from(["ws", "os"]),
@@ -165,8 +165,8 @@ def test_measured_dram_bytes_are_the_payload_in_whole_bursts(plan, a, proposals)
 
 def test_same_payload_cut_into_fewer_tiles_costs_no_more():
     # fc1's 33,024 B streamed through (share - 1,944 B pinned) / 2: 10 tiles of 3,528 B, or 8 of 4,178 B.
-    small = run("dense", acc(sram_weight_bytes=9_000), 20)
-    big = run("dense", acc(sram_weight_bytes=10_300), 20)
+    small = run("dense", accel(sram_weight_bytes=9_000), 20)
+    big = run("dense", accel(sram_weight_bytes=10_300), 20)
     fc1 = lambda r: layer(r.layers, "fc1")  # noqa: E731
     assert fc1(big)["weight_tiles"] == 8 < fc1(small)["weight_tiles"] == 10
     assert big.figures.dram_weight_bytes_per_frame == small.figures.dram_weight_bytes_per_frame == 2 * 33_024
@@ -175,15 +175,15 @@ def test_same_payload_cut_into_fewer_tiles_costs_no_more():
 
 
 def test_fewer_activation_chunks_cost_no_more():
-    small = run("dense", acc(sram_input_bytes=6_144), 20).figures
-    big = run("dense", acc(sram_input_bytes=6_656), 20).figures
+    small = run("dense", accel(sram_input_bytes=6_144), 20).figures
+    big = run("dense", accel(sram_input_bytes=6_656), 20).figures
     assert big.dram_bytes_per_frame <= small.dram_bytes_per_frame
 
 
 def test_huffman_stream_bytes_do_not_depend_on_its_cut():
     base = dict(sram_input_bytes=1024, sram_output_bytes=1024, proposals_batch=1)
-    small = planned("huffman", acc(sram_weight_bytes=3_134, **base), 1)
-    big = planned("huffman", acc(sram_weight_bytes=3_157, **base), 1)
+    small = planned("huffman", accel(sram_weight_bytes=3_134, **base), 1)
+    big = planned("huffman", accel(sram_weight_bytes=3_157, **base), 1)
     assert big.steady_dram_bytes <= small.steady_dram_bytes
     for fp in (small, big):
         fc1 = [m for m in fp.mappings[0] if m.layer.name == "fc1"][0]
@@ -195,8 +195,8 @@ def test_fractional_chunks_do_not_drift_a_stream():
     """Regression: chunk shares of a tensor are fractional bytes (conv1's 6 x 1,944 B input in 47 chunks);
     their float sum must not drift past a burst boundary and cost a burst more with a larger share."""
     base = dict(sram_weight_bytes=1_100, sram_input_bytes=1_024, proposals_batch=6)
-    small = run(None, acc(sram_output_bytes=1_024, **base), 8).figures
-    big = run(None, acc(sram_output_bytes=1_046, **base), 8).figures
+    small = run(None, accel(sram_output_bytes=1_024, **base), 8).figures
+    big = run(None, accel(sram_output_bytes=1_046, **base), 8).figures
     assert big.dram_bytes_per_frame <= small.dram_bytes_per_frame
 
 
@@ -206,14 +206,14 @@ def test_fractional_chunks_do_not_drift_a_stream():
 def test_a_contiguous_stream_costs_the_same_bursts_however_it_is_cut(total, weights, stream):
     """DramPort: a tensor of `total` bytes moved as fractional pieces (its chunks' shares) costs exactly
     ceil(total / 32) bursts, as in one transfer; the next tensor on the stream starts where it ended."""
-    port = DramPort(ACC)
+    port = DramPort(ACCEL)
     w = sum(weights)
     moved = 0
     for i, x in enumerate(weights):
         r = port.transfer(total * x / w, stream == "activations-out", stream)
         moved += r.read_bursts + r.write_bursts
     assert moved == math.ceil(total / BURST_BYTES)
-    whole = DramPort(ACC).transfer(total, stream == "activations-out", stream)
+    whole = DramPort(ACCEL).transfer(total, stream == "activations-out", stream)
     assert whole.read_bursts + whole.write_bursts == moved
 
 
@@ -223,7 +223,7 @@ def test_dram_bytes_fall_along_an_sram_sweep(plan):
     seen = []
     for w, s in [(2_048, 1_024), (4_096, 2_048), (8_192, 4_096), (16_384, 16_384), (40_000, 32_768),
                  (64 * 1024, 64 * 1024), (256 * 1024, 128 * 1024)]:
-        seen.append(run(plan, acc(sram_weight_bytes=w, sram_input_bytes=s, sram_output_bytes=s), 20).figures.dram_bytes_per_frame)
+        seen.append(run(plan, accel(sram_weight_bytes=w, sram_input_bytes=s, sram_output_bytes=s), 20).figures.dram_bytes_per_frame)
     assert all(b <= a for a, b in zip(seen, seen[1:])), seen
     assert seen[-1] < seen[0] / 2, seen
 
@@ -269,9 +269,9 @@ def test_more_cols_never_raise_mac_or_decoder_cycles(plan, a, proposals, more_co
 def test_more_rows_despite_bank_conflicts():
     """Regression: 32 rows of 2-byte operands ask 8 banks for more than they serve each cycle; the layer
     leaves rows idle rather than be slower than on 16 rows (conv2 took 11,040 cycles there, not 8,136)."""
-    small = run("dense", ACC, 20).layers.set_index("layer")
+    small = run("dense", ACCEL, 20).layers.set_index("layer")
     for rows in (32, 64, 128):
-        big = run("dense", acc(rows=rows), 20).layers.set_index("layer")
+        big = run("dense", accel(rows=rows), 20).layers.set_index("layer")
         assert (big["cycles"] <= small["cycles"]).all(), pd.concat([small["cycles"], big["cycles"]], axis=1)
         small = big
 
@@ -294,23 +294,23 @@ def test_dense_plan_mac_count_is_the_analytic_count(plan, a, proposals):
 def test_skipping_pruned_weights_executes_the_kept_macs():
     layers = {l.name: l for l in workload("deep-compression")}
     _, cm = compressed("deep-compression")
-    t = run("deep-compression", ACC, 20).layers.set_index("layer")
+    t = run("deep-compression", ACCEL, 20).layers.set_index("layer")
     for name in WEIGHT_LAYERS:
         kept = cm.layers[name].kept
         assert kept < layers[name].weights  # really pruned
         assert t.loc[name, "macs_executed"] == 20 * kept * layers[name].out_pixels
-    noskip = run("deep-compression", acc(skip_pruned_weights=False), 20).layers.set_index("layer")
+    noskip = run("deep-compression", accel(skip_pruned_weights=False), 20).layers.set_index("layer")
     assert (noskip["macs_executed"] == noskip["macs"]).all()
     assert (noskip.loc[list(WEIGHT_LAYERS), "mac_cycles"] > t.loc[list(WEIGHT_LAYERS), "mac_cycles"]).all()
 
 
 def test_skipping_zero_activations_scales_executed_macs_by_the_density():
     density = {name: 0.25 for name in WEIGHT_LAYERS}
-    a = acc(skip_pruned_weights=False, skip_zero_activations=True)
+    a = accel(skip_pruned_weights=False, skip_zero_activations=True)
     t = run("dense", a, 20, density).layers.set_index("layer")
     for name, macs in ANALYTIC_MACS.items():
         assert t.loc[name, "macs_executed"] == pytest.approx(0.25 * 20 * macs)
-    off = run("dense", acc(skip_pruned_weights=False), 20, density).layers.set_index("layer")
+    off = run("dense", accel(skip_pruned_weights=False), 20, density).layers.set_index("layer")
     assert (off["macs_executed"] == off["macs"]).all()  # hardware that does not skip ignores the density
 
 
@@ -344,7 +344,7 @@ def test_pruning_zero_percent_simulates_as_the_dense_model(a, proposals):
 def test_reported_weight_bytes_are_the_bytes_moved(plan):
     """Per layer, the bytes its storage takes as the DMA moves it (biases included), and the table sums
     to the summary. (Regression: uncompressed layers used to leave their biases out.)"""
-    r = run(plan, ACC, 20)
+    r = run(plan, ACCEL, 20)
     by_name = {l.name: l for l in workload(plan)}
     t = r.layers.set_index("layer")
     for name in WEIGHT_LAYERS:

@@ -257,7 +257,7 @@ def test_input_density_counts_nonzeros():
 
 
 def test_density_feeds_simulate_frame(one_thread):
-    from engine_helpers import INPUT_SHAPE, acc, small_model
+    from engine_helpers import INPUT_SHAPE, accel, small_model
 
     from accelsim.sim.frame import simulate_frame
     from accelsim.workload import build_workload
@@ -270,7 +270,7 @@ def test_density_feeds_simulate_frame(one_thread):
     layers = build_workload(model, INPUT_SHAPE)
     assert list(density) == [l.name for l in layers if l.kind in ("conv", "fc")]
     assert density["conv1"] == 1.0 and all(0 < d < 1 for n, d in density.items() if n != "conv1")
-    hw = acc(skip_zero_activations=True, skip_pruned_weights=False)
+    hw = accel(skip_zero_activations=True, skip_pruned_weights=False)
     rows = simulate_frame(layers, hw, proposals=1, activation_density=density).layers.set_index("layer")
     for l in layers:
         if l.name in density:

@@ -33,19 +33,19 @@ def test_every_shipped_config_loads_and_round_trips(name, tmp_path):
 
 def test_embedded_default_derived_figures():
     cfg = load_hwconfig("embedded-45nm")
-    acc, _ = accelerator_from_config(cfg)
-    assert cfg.clock == 800e6 and acc.cycle_ns == pytest.approx(1.25)
+    accel, _ = accelerator_from_config(cfg)
+    assert cfg.clock == 800e6 and accel.cycle_ns == pytest.approx(1.25)
     assert cfg.tech_node_nm == 45
     assert cfg.sram.size == 512 * 1024 and cfg.sram.bank_size == 32 * 1024
     assert cfg.sram.weights_bytes + cfg.sram.input_activation_bytes + cfg.sram.output_activation_bytes <= cfg.sram.size
     assert (cfg.sram.banks, cfg.sram.bank_width_bytes, cfg.sram.ports_per_bank) == (16, 8, 1)
-    assert cfg.mac_array.macs_per_cycle == acc.peak_macs_per_cycle == 256
+    assert cfg.mac_array.macs_per_cycle == accel.peak_macs_per_cycle == 256
     assert cfg.decoders.entries == 256  # 8-bit indices
     # LPDDR4-3200, 2 x16 channels: 3200e6 transfers/s x 2 bytes x 2 = 12.8 GB/s
-    assert acc.dram_timing.peak_bytes_per_ns == pytest.approx(12.8)
-    assert acc.dram_bytes_per_cycle == pytest.approx(12.8e9 / 800e6)
+    assert accel.dram_timing.peak_bytes_per_ns == pytest.approx(12.8)
+    assert accel.dram_bytes_per_cycle == pytest.approx(12.8e9 / 800e6)
     assert cfg.dram.tck_s == pytest.approx(0.625e-9)
-    assert acc.dram_timing.burst_bytes == 32 and cfg.dram.row_bytes == 2048
+    assert accel.dram_timing.burst_bytes == 32 and cfg.dram.row_bytes == 2048
     assert cfg.dram.tRAS + cfg.dram.tRP == 97  # 68 + 29, the memspec's RC
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine_helpers import acc
+from engine_helpers import accel
 from accelsim.sim.decoder import decoder_cycles
 from accelsim.sim.mac_array import mac_array_cycles, mac_array_cycles_by_rows
 from accelsim.sim.mapping import WeightStream, column_passes, map_layer, output_departures, partial_sum_bytes
@@ -123,7 +123,7 @@ def _fc_100_to_40():
     """An uncompressed fc layer, 100 -> 40, at 16-bit weights: each output unit 100 x 16 bits + a 32-bit
     bias = 1,632 bits (204 B), 8,160 B in all."""
     layer = Layer("fc", "fc", (100,), (40,))
-    a = acc(rows=4, cols=16, dataflow="os")
+    a = accel(rows=4, cols=16, dataflow="os")
     return layer, a, WeightStream.for_layer(layer, a)
 
 

@@ -66,11 +66,11 @@ def test_loaders_order_batches_by_seed():
 
 def test_shipped_weights_reach_model_card_accuracy():
     model = get_model("toy-bars").build()
-    acc = toy.accuracy(model, toy.toy_data(0)[1])
+    accuracy = toy.accuracy(model, toy.toy_data(0)[1])
     card = (models_dir() / "toy-bars" / "MODEL_CARD.md").read_text()
     stated = float(re.search(r"test accuracy: \*\*([0-9.]+)%\*\*", card).group(1)) / 100
-    assert acc >= 0.95
-    assert acc == pytest.approx(stated, abs=0.003)
+    assert accuracy >= 0.95
+    assert accuracy == pytest.approx(stated, abs=0.003)
 
 
 def test_train_toy_is_deterministic_and_the_retrain_command_writes_its_result(tmp_path, capsys):

@@ -16,7 +16,7 @@ import pytest
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_helpers import acc  # noqa: E402
+from engine_helpers import accel  # noqa: E402
 from accelsim.compress import CompressionPlan, compress  # noqa: E402
 from accelsim.model.alexnet import init_gaussian_  # noqa: E402
 from accelsim.sim.frame import simulate_frame  # noqa: E402
@@ -101,11 +101,11 @@ def test_output_stationary_hardware_reads_only_the_weights_of_nonzero_activation
     layers = _shared_fc()
     entries = layers[0].profile.entries
     assert entries == 256 * 64
-    a = acc(dataflow="os", rows=1, cols=16, skip_zero_activations=True, proposals_batch=1)
+    a = accel(dataflow="os", rows=1, cols=16, skip_zero_activations=True, proposals_batch=1)
     fc = simulate_frame(layers, a, 1, activation_density={"fc": 0.25}).layers.set_index("layer").loc["fc"]
     assert fc["decoder_lookups"] == math.ceil(0.25 * entries) == 4096
     assert fc["decoder_cycles"] == 4096 / 16
-    off = simulate_frame(layers, acc(dataflow="os", rows=1, cols=16, proposals_batch=1), 1,
+    off = simulate_frame(layers, accel(dataflow="os", rows=1, cols=16, proposals_batch=1), 1,
                          activation_density={"fc": 0.25}).layers.set_index("layer").loc["fc"]
     assert off["decoder_lookups"] == entries  # hardware that does not skip reads every weight
     # SRAM: the weight stream is read once, scaled by the density when skipping; the rest is unchanged

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_helpers import acc, workload  # noqa: E402
+from engine_helpers import accel, workload  # noqa: E402
 from accelsim.sim.mapping import WeightStream, map_layer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,13 +129,13 @@ def test_streamed_input_that_fits_its_share_is_read_once():
     conv1 = workload("dense")[0]  # 3x18x18 input at 16 bits: 1,944 bytes from DRAM (first layer)
     in_bytes = conv1.input_elements * 2
     assert in_bytes == 1944
-    a = acc()  # 128 KiB input share: the input fits
+    a = accel()  # 128 KiB input share: the input fits
     stream = WeightStream.for_layer(conv1, a)
     m = map_layer(conv1, stream, a, 1, pinned=False, stream_buffer_bytes=120, input_on_chip=False, output_on_chip=True)
     assert m.weight_tiles == 4 and m.order == "weights-outer"  # 58-byte output units, two per 120-byte tile
     assert m.dram_read_bytes == pytest.approx(stream.total_bytes + in_bytes)  # weights once, input once
     # an input share too small for the whole input: re-read per weight tile, or weights re-read per chunk
-    small = acc(sram_input_bytes=1024)
+    small = accel(sram_input_bytes=1024)
     m2 = map_layer(conv1, stream, small, 1, pinned=False, stream_buffer_bytes=120, input_on_chip=False,
                    output_on_chip=True)
     chunks = 4  # ceil(1944 / 512)

@@ -197,11 +197,11 @@ class MacArrayConfig(BaseModel):
 
     @field_validator("accumulator_bits")
     @classmethod
-    def _acc_wide_enough(cls, acc: int, info: ValidationInfo) -> int:
+    def _acc_wide_enough(cls, bits: int, info: ValidationInfo) -> int:
         w, a = info.data.get("weight_bits"), info.data.get("activation_bits")
-        if w is not None and a is not None and acc < max(w, a):
-            raise ValueError(f"{acc} bits cannot hold a {max(w, a)}-bit operand; accumulators are at least as wide as the operands")
-        return acc
+        if w is not None and a is not None and bits < max(w, a):
+            raise ValueError(f"{bits} bits cannot hold a {max(w, a)}-bit operand; accumulators are at least as wide as the operands")
+        return bits
 
     @property
     def macs_per_cycle(self) -> int:

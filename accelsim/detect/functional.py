@@ -361,14 +361,15 @@ class FunctionalClassifier:
         bias = self._bias[s.name]
         dtype = torch.float32 if s.name in self._float32_layers else torch.float64
         codes_in = torch.round(x.to(torch.float64) * 2.0 ** in_frac)  # exact: x is on the input grid
-        acc = _apply(m, codes_in.to(dtype), w.codes, None).to(torch.float64)
+        accumulated = _apply(m, codes_in.to(dtype), w.codes, None).to(torch.float64)
         if bias is not None:
-            acc = acc + bias.reshape((-1,) + (1,) * (acc.dim() - 2))
+            accumulated = accumulated + bias.reshape((-1,) + (1,) * (accumulated.dim() - 2))
         if acc_bits is not None:
             lo, hi = -(2 ** (acc_bits - 1)), 2 ** (acc_bits - 1) - 1
-            stats.clip(f"{s.name}/accumulator", int(((acc < lo) | (acc > hi)).sum()), acc.numel())
-            acc = acc.clamp(lo, hi)
-        return acc * 2.0 ** -prod_frac
+            clipped = int(((accumulated < lo) | (accumulated > hi)).sum())
+            stats.clip(f"{s.name}/accumulator", clipped, accumulated.numel())
+            accumulated = accumulated.clamp(lo, hi)
+        return accumulated * 2.0 ** -prod_frac
 
     def _prepare_integer_layer(self, name: str, m: nn.Module, w: _LayerWeights, prod_frac: int) -> None:
         acc_bits = self.formats.accumulator_bits

@@ -192,8 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    def report(epoch: int, loss: float, acc: float) -> None:
-        print(f"epoch {epoch}/{args.epochs}: loss {loss:.4f}, test accuracy {acc:.4f}")
+    def report(epoch: int, loss: float, accuracy: float) -> None:
+        print(f"epoch {epoch}/{args.epochs}: loss {loss:.4f}, test accuracy {accuracy:.4f}")
 
     state = train_toy(args.seed, args.epochs, args.lr, progress=report)
     model = ToyBarsNet()

@@ -44,7 +44,7 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
         other_leakage_mw=tech.decoder_leakage.to("mW") + tech.mac_leakage.to("mW"),
         sources={name: entry.key for name, entry in tech.figures().items()},
     )
-    acc = Accelerator(
+    accel = Accelerator(
         clock_hz=cfg.clock, rows=m.rows, cols=m.cols, dataflow=_DATAFLOW[m.dataflow], weight_bits=m.weight_bits,
         activation_bits=m.activation_bits, accumulator_bits=m.accumulator_bits,
         sram=SramGeometry(banks=s.banks, bank_width_bytes=s.bank_width_bytes, ports=s.ports_per_bank),
@@ -55,7 +55,7 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
         area_mm2=tech.area_mm2,
     )
     entries = [{"figure": name, **entry.as_dict()} for name, entry in tech.figures().items()]
-    return acc, entries
+    return accel, entries
 
 
 def check_decoders(cfg: HardwareConfig, layers, source: str) -> None:

@@ -53,7 +53,7 @@ class DramPort:
     the burst they share, as the DMA engine would, so a contiguous stream costs the same bursts
     however it is cut into tiles."""
 
-    acc: Accelerator
+    accel: Accelerator
     open_rows: np.ndarray = field(init=False)
     # Byte offset reached in each stream; the streams start 16 GiB apart in the address space.
     base: dict = field(default_factory=lambda: {"weights": 0, "activations-in": 1 << 34, "activations-out": 2 << 34})
@@ -61,10 +61,10 @@ class DramPort:
     fetched_burst: dict = field(default_factory=dict)  # last burst each stream has moved
 
     def __post_init__(self):
-        self.open_rows = new_open_rows(self.acc.dram_timing)
+        self.open_rows = new_open_rows(self.accel.dram_timing)
 
     def transfer(self, n_bytes: float, is_write: bool, stream: str) -> DramStreamResult:
-        burst = self.acc.dram_timing.burst_bytes
+        burst = self.accel.dram_timing.burst_bytes
         start = self.position[stream]
         # Tiles carry fractional bytes (a chunk's share of a tensor) whose sums are whole at tensor
         # boundaries; snapping a near-whole offset keeps float error from crossing a burst boundary.
@@ -79,7 +79,7 @@ class DramPort:
         if last > first:
             self.fetched_burst[stream] = last - 1
         result = dram_sequential(self.base[stream] + first * burst, max(0, last - first) * burst, is_write,
-                                 self.acc.dram_timing, self.acc.dram_energy, self.open_rows)
+                                 self.accel.dram_timing, self.accel.dram_energy, self.open_rows)
         return result
 
 
@@ -98,8 +98,8 @@ class LayerTiming:
         return self.cycles - self.mac_cycles
 
 
-def simulate_layer(mapping: LayerMapping, acc: Accelerator, port: DramPort) -> LayerTiming:
-    cycle_ns = acc.cycle_ns
+def simulate_layer(mapping: LayerMapping, accel: Accelerator, port: DramPort) -> LayerTiming:
+    cycle_ns = accel.cycle_ns
     dram = DramTotals()
     loads, stores = [], []
     for tile in mapping.tiles:

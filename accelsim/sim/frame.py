@@ -49,10 +49,10 @@ class FramePlan:
         return sum(m.dram_read_bytes + m.dram_write_bytes for ms in self.mappings for m in ms)
 
 
-def _on_chip(layers: list[Layer], acc: Accelerator, batch: int) -> list[tuple[bool, bool]]:
+def _on_chip(layers: list[Layer], accel: Accelerator, batch: int) -> list[tuple[bool, bool]]:
     """(input on chip, output on chip) per layer. The crops arrive from DRAM and the scores leave for it."""
-    b = acc.act_bytes
-    share = min(acc.sram_input_bytes, acc.sram_output_bytes)
+    b = accel.act_bytes
+    share = min(accel.sram_input_bytes, accel.sram_output_bytes)
     kept = [batch * l.output_elements * b <= share for l in layers]
     flags = []
     for i, _ in enumerate(layers):
@@ -62,11 +62,11 @@ def _on_chip(layers: list[Layer], acc: Accelerator, batch: int) -> list[tuple[bo
     return flags
 
 
-def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], acc: Accelerator, proposals: int,
+def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], accel: Accelerator, proposals: int,
                density: dict[str, float]) -> FramePlan:
-    batch = max(1, min(acc.proposals_batch, proposals))
+    batch = max(1, min(accel.proposals_batch, proposals))
     batches = tuple([batch] * (proposals // batch) + ([proposals % batch] if proposals % batch else []))
-    flags = {nb: _on_chip(layers, acc, nb) for nb in set(batches)}
+    flags = {nb: _on_chip(layers, accel, nb) for nb in set(batches)}
     weighted = sorted((c.total_bytes, name) for name, c in streams.items())
 
     # Passes of equal batch size map identically: each distinct size is planned and mapped once.
@@ -77,7 +77,7 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], acc: Accel
         for nb, count in passes.items():
             for i, l in enumerate(layers):
                 if l.name in streams:
-                    total += count * plan_traffic(l, streams[l.name], acc, nb, pinned=l.name in pinned,
+                    total += count * plan_traffic(l, streams[l.name], accel, nb, pinned=l.name in pinned,
                                                   stream_buffer_bytes=buffer, input_on_chip=flags[nb][i][0],
                                                   output_on_chip=flags[nb][i][1]).dram_bytes
         return total
@@ -86,7 +86,7 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], acc: Accel
     first_error: ConfigError | None = None
     for k in range(len(weighted) + 1):
         pinned = frozenset(name for _, name in weighted[:k])
-        free = acc.sram_weight_bytes - sum(size for size, _ in weighted[:k])
+        free = accel.sram_weight_bytes - sum(size for size, _ in weighted[:k])
         if free < 0:
             break  # prefixes only grow
         buffer = free / 2
@@ -99,7 +99,7 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], acc: Accel
 
     def mapped(pinned: frozenset[str], buffer: float) -> tuple[tuple[LayerMapping, ...], ...]:
         by_size = {
-            nb: tuple(map_layer(l, streams.get(l.name), acc, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
+            nb: tuple(map_layer(l, streams.get(l.name), accel, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
                                 input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1],
                                 activation_density=density.get(l.name, 1.0))
                       for i, l in enumerate(layers))
@@ -108,13 +108,13 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], acc: Accel
 
     fewest = min(c[0] for c in feasible)
     tied = [FramePlan(pinned, buffer, batches, mapped(pinned, buffer)) for b, pinned, buffer in feasible if b == fewest]
-    return min(tied, key=lambda p: (estimated_cycles(p, acc), -len(p.pinned)))
+    return min(tied, key=lambda p: (estimated_cycles(p, accel), -len(p.pinned)))
 
 
-def estimated_cycles(plan: FramePlan, acc: Accelerator) -> float:
+def estimated_cycles(plan: FramePlan, accel: Accelerator) -> float:
     """A frame's cycles without the SimPy run: each tile takes the longer of its compute and its DRAM
     transfers at peak bandwidth (double buffering overlaps the two)."""
-    bw = acc.dram_bytes_per_cycle
+    bw = accel.dram_bytes_per_cycle
     return sum(max(t.compute_cycles, (t.dram_read_bytes + t.dram_write_bytes) / bw)
                for ms in plan.mappings for m in ms for t in m.tiles)
 
@@ -129,16 +129,16 @@ class FrameResult:
         return table(self.rows, LayerRow.columns())
 
 
-def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
+def simulate_frame(layers: list[Layer], accel: Accelerator, proposals: int,
                    activation_density: dict[str, float] | None = None) -> FrameResult:
     """Simulate the detector's classifier on ``proposals`` proposals per frame."""
     if proposals < 1:
         raise ValueError("proposals per frame must be at least 1")
     density = activation_density or {}
-    streams = {l.name: WeightStream.for_layer(l, acc) for l in layers if l.kind in ("conv", "fc")}
-    plan = plan_frame(layers, streams, acc, proposals, density)
+    streams = {l.name: WeightStream.for_layer(l, accel) for l in layers if l.kind in ("conv", "fc")}
+    plan = plan_frame(layers, streams, accel, proposals, density)
 
-    port = DramPort(acc)
+    port = DramPort(accel)
     # Cold start: pinned weights are loaded once, before the first pass.
     pinned_bytes = sum(streams[n].total_bytes for n in plan.pinned)
     cold = port.transfer(pinned_bytes, False, "weights") if pinned_bytes else None
@@ -148,9 +148,9 @@ def simulate_frame(layers: list[Layer], acc: Accelerator, proposals: int,
     sums: dict[str, _LayerSums] = {}
     for pass_mappings in plan.mappings:
         for mapping in pass_mappings:
-            _accumulate(sums, mapping, simulate_layer(mapping, acc, port), acc, streams)
-    rows = tuple(s.row(acc, density.get(name, 1.0)) for name, s in sums.items())
-    return FrameResult(rows, _figures(rows, plan, streams, acc, proposals, cold, layers))
+            _accumulate(sums, mapping, simulate_layer(mapping, accel, port), accel, streams)
+    rows = tuple(s.row(accel, density.get(name, 1.0)) for name, s in sums.items())
+    return FrameResult(rows, _figures(rows, plan, streams, accel, proposals, cold, layers))
 
 
 _COUNTS = ("macs", "macs_executed", "cycles", "mac_cycles", "decoder_cycles", "conflict_cycles", "dram_cycles",
@@ -174,7 +174,7 @@ class _LayerSums:
     input_tiles: int
     counts: dict
 
-    def row(self, acc: Accelerator, density: float) -> LayerRow:
+    def row(self, accel: Accelerator, density: float) -> LayerRow:
         c = self.counts
         limits = [c[k] for k in _LIMITS]
         return LayerRow(
@@ -183,19 +183,19 @@ class _LayerSums:
             weight_tiles=self.weight_tiles, input_tiles=self.input_tiles,
             stall_cycles=c["cycles"] - c["mac_cycles"],
             stall_share=(c["cycles"] - c["mac_cycles"]) / c["cycles"] if c["cycles"] else 0.0,
-            latency_us=c["cycles"] * acc.cycle_ns / 1000,
+            latency_us=c["cycles"] * accel.cycle_ns / 1000,
             bound=list(_LIMITS.values())[limits.index(max(limits))],
             energy_total_pj=sum(c[k] for k in _ENERGY),
             **c,
         )
 
 
-def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, acc: Accelerator, streams: dict) -> None:
-    e = acc.energies
-    width = acc.sram.bank_width_bytes
-    time_ns = t.cycles * acc.cycle_ns
+def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, accel: Accelerator, streams: dict) -> None:
+    e = accel.energies
+    width = accel.sram.bank_width_bytes
+    time_ns = t.cycles * accel.cycle_ns
     sram_pj = math.ceil(m.sram_read_bytes / width) * e.sram_read_pj + math.ceil(m.sram_write_bytes / width) * e.sram_write_pj
-    dram_pj = t.dram.energy_rw_pj + t.dram.energy_act_pre_pj + acc.dram_energy.background_mw * time_ns
+    dram_pj = t.dram.energy_rw_pj + t.dram.energy_act_pre_pj + accel.dram_energy.background_mw * time_ns
     values = {
         "macs": m.layer.macs * m.batch,
         "macs_executed": m.macs_executed,
@@ -227,17 +227,17 @@ def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, ac
         s.counts[k] += v
 
 
-def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, streams, acc: Accelerator, proposals: int, cold,
+def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, streams, accel: Accelerator, proposals: int, cold,
              layers) -> FrameFigures:
     cycles = float(sum(r.cycles for r in rows))
     dram_bytes = float(sum(r.dram_read_bytes for r in rows) + sum(r.dram_write_bytes for r in rows))
-    compute_bound_cycles = float(sum(r.macs_executed for r in rows)) / acc.peak_macs_per_cycle
-    dram_bound_cycles = dram_bytes / acc.dram_bytes_per_cycle
+    compute_bound_cycles = float(sum(r.macs_executed for r in rows)) / accel.peak_macs_per_cycle
+    dram_bound_cycles = dram_bytes / accel.dram_bytes_per_cycle
     energy_pj = float(sum(r.energy_total_pj for r in rows))
-    latency_ns = cycles * acc.cycle_ns
+    latency_ns = cycles * accel.cycle_ns
     cold_bytes = float(cold.read_bytes) if cold else 0.0
     cold_ns = float(cold.time_ns) if cold else 0.0
-    cold_pj = (cold.energy_rw_pj + cold.energy_act_pre_pj + acc.dram_energy.background_mw * cold_ns) if cold else 0.0
+    cold_pj = (cold.energy_rw_pj + cold.energy_act_pre_pj + accel.dram_energy.background_mw * cold_ns) if cold else 0.0
     order = [l.name for l in layers]
     return FrameFigures(
         proposals_per_frame=proposals,
@@ -246,18 +246,18 @@ def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, streams, acc: Accelera
         weights_resident=len(plan.pinned) == len(streams),
         pinned_layers=tuple(sorted(plan.pinned, key=order.index)),
         compressed_weight_bytes=sum(c.total_bytes for c in streams.values()),
-        sram_bytes=acc.sram_weight_bytes + acc.sram_input_bytes + acc.sram_output_bytes,
-        sram_weight_bytes=acc.sram_weight_bytes,
+        sram_bytes=accel.sram_weight_bytes + accel.sram_input_bytes + accel.sram_output_bytes,
+        sram_weight_bytes=accel.sram_weight_bytes,
         energy_per_frame_uj=energy_pj / 1e6,
         latency_per_frame_ms=latency_ns / 1e6,
         frames_per_s=1e9 / latency_ns if cycles else float("inf"),
         dram_bytes_per_frame=dram_bytes,
         dram_weight_bytes_per_frame=sum(m.weight_dram_bytes for ms in plan.mappings for m in ms),
-        roofline_bound_ms=max(compute_bound_cycles, dram_bound_cycles) * acc.cycle_ns / 1e6,
+        roofline_bound_ms=max(compute_bound_cycles, dram_bound_cycles) * accel.cycle_ns / 1e6,
         **{k: float(sum(getattr(r, k) for r in rows)) for k in _ENERGY},
         # background + refresh power over the frame (mW x ns = pJ), part of energy_dram_pj
-        dram_background_pj=acc.dram_energy.background_mw * latency_ns,
-        area_mm2=acc.area_mm2,
+        dram_background_pj=accel.dram_energy.background_mw * latency_ns,
+        area_mm2=accel.area_mm2,
         cold_frame_energy_uj=(energy_pj + cold_pj) / 1e6,
         cold_frame_latency_ms=(latency_ns + cold_ns) / 1e6,
         cold_frame_dram_bytes=dram_bytes + cold_bytes,

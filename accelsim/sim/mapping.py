@@ -67,8 +67,8 @@ class WeightStream:
     cum_bits: np.ndarray  # per output unit, the stored bits up to its end (the payload: no fixed bits)
 
     @classmethod
-    def for_layer(cls, layer: Layer, acc: Accelerator) -> WeightStream:
-        profile = layer.profile if layer.profile is not None else dense_profile(layer, acc.weight_bits)
+    def for_layer(cls, layer: Layer, accel: Accelerator) -> WeightStream:
+        profile = layer.profile if layer.profile is not None else dense_profile(layer, accel.weight_bits)
         return cls(layer.name, profile, np.cumsum(profile.unit_bits))
 
     @property
@@ -228,7 +228,7 @@ class LayerMapping:
 _CONFLICTS: dict[tuple, float] = {}
 
 
-def conflict_ratio(layer: Layer, acc: Accelerator, rows: int | None = None) -> float:
+def conflict_ratio(layer: Layer, accel: Accelerator, rows: int | None = None) -> float:
     """Bank-conflict stall cycles per MAC-array cycle, from the layer's real input-operand addresses,
     with ``rows`` rows of the array in use (default: all).
 
@@ -238,27 +238,27 @@ def conflict_ratio(layer: Layer, acc: Accelerator, rows: int | None = None) -> f
     64 such cycles onto the banks. Results are cached by everything they depend on."""
     if layer.kind not in ("conv", "fc"):
         return 0.0
-    b = acc.act_bytes
-    r = min(rows or acc.rows, layer.fan_in if acc.dataflow == "ws" else layer.out_pixels)
-    key = (layer.kind, layer.in_shape, layer.out_shape, layer.kernel, layer.stride, layer.groups, acc.dataflow, b,
-           acc.sram, r)
+    b = accel.act_bytes
+    r = min(rows or accel.rows, layer.fan_in if accel.dataflow == "ws" else layer.out_pixels)
+    key = (layer.kind, layer.in_shape, layer.out_shape, layer.kernel, layer.stride, layer.groups, accel.dataflow, b,
+           accel.sram, r)
     if key not in _CONFLICTS:
-        _CONFLICTS[key] = _conflict_ratio(layer, acc, r)
+        _CONFLICTS[key] = _conflict_ratio(layer, accel, r)
     return _CONFLICTS[key]
 
 
-def _conflict_ratio(layer: Layer, acc: Accelerator, r: int) -> float:
-    b = acc.act_bytes
+def _conflict_ratio(layer: Layer, accel: Accelerator, r: int) -> float:
+    b = accel.act_bytes
     cycles = 64
     if layer.kind == "fc":
-        idx = np.arange(cycles * r).reshape(cycles, r) % layer.fan_in if acc.dataflow == "ws" else \
+        idx = np.arange(cycles * r).reshape(cycles, r) % layer.fan_in if accel.dataflow == "ws" else \
             np.repeat(np.arange(cycles)[:, None], r, axis=1)
         addr = idx * b
     else:
         _, h, w = layer.in_shape
         kh, kw = layer.kernel
         ho, wo = layer.out_shape[1:]
-        if acc.dataflow == "ws":
+        if accel.dataflow == "ws":
             f = np.arange(cycles * r).reshape(cycles, r) % layer.fan_in
             c, rem = np.divmod(f, kh * kw)
             ky, kx = np.divmod(rem, kw)
@@ -272,7 +272,7 @@ def _conflict_ratio(layer: Layer, acc: Accelerator, r: int) -> float:
             y, x = np.divmod(p, wo)
             y, x = y * layer.stride, x * layer.stride
         addr = ((c * h + np.minimum(y + ky, h - 1)) * w + np.minimum(x + kx, w - 1)) * b
-    res = sram_conflicts(np.asarray(addr, dtype=np.int64), acc.sram)
+    res = sram_conflicts(np.asarray(addr, dtype=np.int64), accel.sram)
     return res.stall_cycles / res.groups
 
 
@@ -323,34 +323,34 @@ def os_weight_passes(vectors, rows, density: float = 1.0):
     return full * (1.0 - (1.0 - density) ** rows) + (1.0 - (1.0 - density) ** rest)
 
 
-def _chunks(acc: Accelerator, in_dram: float, out_dram: float, vectors: int) -> int:
+def _chunks(accel: Accelerator, in_dram: float, out_dram: float, vectors: int) -> int:
     """Activation chunks: each fits half the input share and half the output share (double buffering)."""
-    need = max(1, math.ceil(in_dram / (acc.sram_input_bytes / 2)), math.ceil(out_dram / (acc.sram_output_bytes / 2)))
+    need = max(1, math.ceil(in_dram / (accel.sram_input_bytes / 2)), math.ceil(out_dram / (accel.sram_output_bytes / 2)))
     return min(need, vectors)
 
 
-def plan_traffic(layer: Layer, stream: WeightStream, acc: Accelerator, batch: int, *, pinned: bool,
+def plan_traffic(layer: Layer, stream: WeightStream, accel: Accelerator, batch: int, *, pinned: bool,
                  stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool) -> Traffic:
     """Weight tiles, activation chunks and loop order of a conv/fc layer (see the module docstring)."""
-    b = acc.act_bytes
+    b = accel.act_bytes
     in_dram = 0.0 if input_on_chip else batch * layer.input_elements * b
     out_dram = 0.0 if output_on_chip else batch * layer.output_elements * b
-    tiles = stream.whole(acc.cols) if pinned else stream.weight_tiles(stream_buffer_bytes, acc.cols)
+    tiles = stream.whole(accel.cols) if pinned else stream.weight_tiles(stream_buffer_bytes, accel.cols)
     w_dram = 0.0 if pinned else float(tiles.tile_bits.sum()) / 8
     # Activations move in chunks of vectors that fit half the input (and output) share, so that a
     # chunk loads (or drains) while the previous one computes.
-    chunks = _chunks(acc, in_dram, out_dram, batch * layer.out_pixels)
+    chunks = _chunks(accel, in_dram, out_dram, batch * layer.out_pixels)
     if input_on_chip or tiles.count == 1 or pinned:
         order = "on-chip" if pinned and input_on_chip else "weights-outer"
     else:
-        weights_outer = w_dram + in_dram * (1 if in_dram <= acc.sram_input_bytes else tiles.count)
+        weights_outer = w_dram + in_dram * (1 if in_dram <= accel.sram_input_bytes else tiles.count)
         inputs_outer = in_dram + w_dram * chunks
         order = "weights-outer" if weights_outer <= inputs_outer else "inputs-outer"
     return Traffic(tiles, w_dram, in_dram, out_dram, chunks, order,
-                   chunks if order == "inputs-outer" else 1, 0 < in_dram <= acc.sram_input_bytes)
+                   chunks if order == "inputs-outer" else 1, 0 < in_dram <= accel.sram_input_bytes)
 
 
-def map_layer(layer: Layer, stream: WeightStream | None, acc: Accelerator, batch: int, *, pinned: bool,
+def map_layer(layer: Layer, stream: WeightStream | None, accel: Accelerator, batch: int, *, pinned: bool,
               stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool,
               activation_density: float = 1.0) -> LayerMapping:
     """Tiles, traffic and counts of ``layer`` for one pass over ``batch`` proposals.
@@ -358,7 +358,7 @@ def map_layer(layer: Layer, stream: WeightStream | None, acc: Accelerator, batch
     The layer runs on the rows of the array that finish it soonest: more rows mean fewer folds but
     more operand requests per cycle, hence more bank conflicts, and a compiler would leave rows idle
     rather than lose more to conflicts than they gain. So a bigger array is never slower."""
-    b = acc.act_bytes
+    b = accel.act_bytes
     in_bytes = batch * layer.input_elements * b
     out_bytes = batch * layer.output_elements * b
     in_dram = 0.0 if input_on_chip else in_bytes
@@ -369,8 +369,8 @@ def map_layer(layer: Layer, stream: WeightStream | None, acc: Accelerator, batch
         # per lane per cycle; they read each window from SRAM and write each output once. Streamed
         # activations move in chunks, as for conv layers, so transfers overlap the work.
         window = layer.kernel[0] * layer.kernel[1]
-        cycles = math.ceil(batch * layer.output_elements * window / acc.cols)
-        chunks = _chunks(acc, in_dram, out_dram, batch * layer.out_pixels)
+        cycles = math.ceil(batch * layer.output_elements * window / accel.cols)
+        chunks = _chunks(accel, in_dram, out_dram, batch * layer.out_pixels)
         each = np.full(chunks, 1.0 / chunks)
         tiles = _tiles(in_dram * each, out_dram * each, cycles * each, 0.0, 0.0, cycles * each, 0.0)
         reads = batch * layer.output_elements * window * b + out_dram
@@ -379,7 +379,7 @@ def map_layer(layer: Layer, stream: WeightStream | None, acc: Accelerator, batch
                             0.0, 0.0, reads, writes, 0.0)
 
     assert stream is not None
-    tr = plan_traffic(layer, stream, acc, batch, pinned=pinned, stream_buffer_bytes=stream_buffer_bytes,
+    tr = plan_traffic(layer, stream, accel, batch, pinned=pinned, stream_buffer_bytes=stream_buffer_bytes,
                       input_on_chip=input_on_chip, output_on_chip=output_on_chip)
     wt, order, n_chunks = tr.tiles, tr.order, tr.chunks
     n_wt = wt.count
@@ -388,7 +388,7 @@ def map_layer(layer: Layer, stream: WeightStream | None, acc: Accelerator, batch
     units, fan_in = layer.out_units, layer.fan_in
     nonzeros = float(stream.profile.nonzeros)
     entries = float(stream.profile.entries)
-    density = activation_density if acc.skip_zero_activations else 1.0
+    density = activation_density if accel.skip_zero_activations else 1.0
 
     vectors_total = batch * layer.out_pixels
     chunk_vectors = np.array([vectors_total // n_chunks + (1 if i < vectors_total % n_chunks else 0)
@@ -402,18 +402,18 @@ def map_layer(layer: Layer, stream: WeightStream | None, acc: Accelerator, batch
     start, end = wt.cum_share
     start, end = start[st_tile][:, None], end[st_tile][:, None]
     # Without bank conflicts the whole array is fastest; only then is a sub-array worth a look.
-    conflicted = conflict_ratio(layer, acc) > 0
-    candidates = np.arange(1, acc.rows + 1, dtype=np.int64) if conflicted else np.array([acc.rows], dtype=np.int64)
+    conflicted = conflict_ratio(layer, accel) > 0
+    candidates = np.arange(1, accel.rows + 1, dtype=np.int64) if conflicted else np.array([accel.rows], dtype=np.int64)
     sizes, size_of_step = np.unique(st_vec, return_inverse=True)
-    dense = np.stack([mac_array_cycles_by_rows(candidates, acc.cols, acc.dataflow, int(v), fan_in, units)
+    dense = np.stack([mac_array_cycles_by_rows(candidates, accel.cols, accel.dataflow, int(v), fan_in, units)
                       for v in sizes])[size_of_step.ravel()]  # [steps, candidates]: the whole layer, this chunk
-    frac = nonzeros / (units * fan_in) if acc.skip_pruned_weights else 1.0
+    frac = nonzeros / (units * fan_in) if accel.skip_pruned_weights else 1.0
     mac = _share(np.ceil(dense * frac * density), start, end)
-    reloads = np.ones_like(dense, dtype=np.float64) if acc.dataflow == "ws" else \
+    reloads = np.ones_like(dense, dtype=np.float64) if accel.dataflow == "ws" else \
         os_weight_passes(st_vec[:, None], candidates[None, :], density)
     lookups = _share(np.ceil(entries * reloads), start, end) if stream.profile.shared else np.zeros_like(mac)
-    dec = decoder_cycles(lookups.astype(np.int64), acc.decoders, acc.decoder_lookups_per_cycle)
-    ratios = np.array([conflict_ratio(layer, acc, int(r)) for r in candidates]) if conflicted else np.zeros(1)
+    dec = decoder_cycles(lookups.astype(np.int64), accel.decoders, accel.decoder_lookups_per_cycle)
+    ratios = np.array([conflict_ratio(layer, accel, int(r)) for r in candidates]) if conflicted else np.zeros(1)
     conflict = np.ceil(mac * ratios[None, :])
     compute = np.maximum(mac, dec) + conflict  # the decoder feeds the array through a FIFO: the slower sets the pace
     total = compute.sum(axis=0)
@@ -435,14 +435,14 @@ def map_layer(layer: Layer, stream: WeightStream | None, acc: Accelerator, batch
         in_load = np.where(st_tile == 0, in_step, 0.0) if tr.input_resident else in_step
     out_w = out_dram * share * st_vec / vectors_total
     tiles = _tiles(w_load + in_load, out_w, mac[:, col], dec[:, col], conflict[:, col], compute[:, col], w_load)
-    macs_executed = float(vectors_total * (nonzeros if acc.skip_pruned_weights else units * fan_in) * density)
+    macs_executed = float(vectors_total * (nonzeros if accel.skip_pruned_weights else units * fan_in) * density)
     lookups_total = float(lookups[:, col].sum())
-    input_reads = vectors_total * fan_in * column_passes(units, acc.cols) * b
+    input_reads = vectors_total * fan_in * column_passes(units, accel.cols) * b
     psum_writes, psum_reads = partial_sum_bytes(vectors_total, wt.group_units,
-                                                output_departures(wt, acc.dataflow, fan_in, rows_used), b,
-                                                acc.accumulator_bytes)
+                                                output_departures(wt, accel.dataflow, fan_in, rows_used), b,
+                                                accel.accumulator_bytes)
     weight_reads = weight_bytes * tr.weight_reads
-    if acc.dataflow == "os":  # weights stream through the array once per row fold of vectors
+    if accel.dataflow == "os":  # weights stream through the array once per row fold of vectors
         weight_reads = weight_bytes * sum(float(os_weight_passes(v, rows_used, density)) for v in chunk_vectors)
     dram_in_total = float((w_load + in_load).sum())
     sram_reads = input_reads + psum_reads + weight_reads + out_dram

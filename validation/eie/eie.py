@@ -109,12 +109,12 @@ def simulate(layers, hw: str) -> tuple[dict, float]:
     from accelsim.sim.frame import simulate_frame
 
     cfg = load_hwconfig(hw)
-    acc, _ = accelerator_from_config(cfg)
+    accel, _ = accelerator_from_config(cfg)
     check_decoders(cfg, layers, f"hardware config '{cfg.name}'")
-    frame = simulate_frame(layers, acc, 1, activation_density={"fc7": FC7_ACT_DENSITY})
+    frame = simulate_frame(layers, accel, 1, activation_density={"fc7": FC7_ACT_DENSITY})
     row = frame.layers.set_index("layer").loc["fc7"].to_dict()
     assert row["weight_tiles"] == 1 and row["input_tiles"] == 1, "on-chip split assumes one tile"
-    return row, acc.cycle_ns
+    return row, accel.cycle_ns
 
 
 def compute() -> dict:

@@ -66,9 +66,9 @@ def run_accelsim() -> dict:
     layers = build_workload(model, (3, 227, 227), cm)
     os.chdir(ROOT)  # the hwconfig names its energy table by a path from the repository root
     cfg = load_hwconfig(str(HW.relative_to(ROOT)))
-    acc, entries = accelerator_from_config(cfg)
+    accel, entries = accelerator_from_config(cfg)
     t0 = time.perf_counter()
-    frame = simulate_frame(layers, acc, M.BATCH)
+    frame = simulate_frame(layers, accel, M.BATCH)
     wall = time.perf_counter() - t0
     rows, other = [], []
     for r in frame.layers.to_dict("records"):
@@ -156,18 +156,18 @@ def totals(tool: dict) -> dict:
     return {f: sum(r[f] for r in tool["layers"]) for f in FIELDS}
 
 
-def compare(acc: dict, peers: dict[str, dict]) -> dict:
+def compare(ours: dict, peers: dict[str, dict]) -> dict:
     """Per layer and in total: each tool's figures and accelsim's relative difference to each peer."""
     out = {"layers": [], "total": {}}
     by_layer = {name: {r["layer"]: r for r in p["layers"]} for name, p in peers.items()}
-    for r in acc["layers"]:
+    for r in ours["layers"]:
         row = {"layer": r["layer"], "accelsim": {f: r[f] for f in FIELDS}}
         for name in peers:
             p = by_layer[name][r["layer"]]
             row[name] = {f: p[f] for f in FIELDS}
             row[f"vs_{name}"] = {f: ratio(r[f], p[f]) for f in FIELDS}
         out["layers"].append(row)
-    t = totals(acc)
+    t = totals(ours)
     out["total"]["accelsim"] = t
     for name, p in peers.items():
         pt = totals(p)
@@ -176,7 +176,7 @@ def compare(acc: dict, peers: dict[str, dict]) -> dict:
     return out
 
 
-def reconcile(acc: dict) -> list[dict]:
+def reconcile(ours: dict) -> list[dict]:
     """accelsim's SRAM energy per layer recounted the way nn-dataflow counts, from accelsim's own counts.
 
     For the weight-stationary array accelsim's SRAM writes are the DRAM fills plus the partial sums
@@ -185,7 +185,7 @@ def reconcile(acc: dict) -> list[dict]:
     buffer and the array at the buffer's read cost, fills and spills charged to DRAM only."""
     r_pj = M.SRAM_READ_PJ * 8 / M.SRAM_WORD_BITS  # per byte
     out = []
-    for r in acc["layers"]:
+    for r in ours["layers"]:
         fills, spills = r["dram_read_bytes"], r["dram_write_bytes"]
         psum_writes = r["sram_write_bytes"] - fills
         out.append({
@@ -206,7 +206,7 @@ def _pct(x: float) -> str:
     return f"{x:+.1%}"
 
 
-def markdown(cmp: dict, acc: dict, peers: dict[str, dict]) -> str:
+def markdown(cmp: dict, ours: dict, peers: dict[str, dict]) -> str:
     names = list(peers)
     labels = {n: PEERS[n]["label"] for n in names}
     t = cmp["total"]
@@ -235,7 +235,7 @@ def markdown(cmp: dict, acc: dict, peers: dict[str, dict]) -> str:
     lines += per_layer("SRAM energy per layer, µJ", "energy_sram_pj", _uj)
     lines += per_layer("DRAM traffic per layer, KiB (reads + writes)", "dram_bytes", lambda b: f"{b / 1024:,.1f}")
     lines += per_layer("Cycles per layer", "cycles", lambda c: f"{c:,.0f}")
-    rec = reconcile(acc)
+    rec = reconcile(ours)
     if set(names) == {"zigzag", "nndf"}:
         by = {n: {r["layer"]: r for r in peers[n]["layers"]} for n in names}
         lines += ["**SRAM energy recounted the way nn-dataflow counts it, µJ** (from accelsim's own access counts; "
@@ -252,14 +252,14 @@ def markdown(cmp: dict, acc: dict, peers: dict[str, dict]) -> str:
         e_nn = t["accelsim"]["energy_total_pj"] - sums["simulated_pj"] + sums["nndf_accounting_pj"]
         lines += ["", f"Total energy with nn-dataflow's accounting: {_uj(e_nn)} µJ, "
                   f"{_pct(ratio(e_nn, t['nndf']['energy_total_pj']))} against nn-dataflow.", ""]
-    skipped = acc.get("not_compared", [])
+    skipped = ours.get("not_compared", [])
     if skipped:
         lines.append(f"accelsim also simulates {', '.join(r['layer'] for r in skipped)} (pooling, LRN): "
                      f"{sum(r['energy_total_pj'] for r in skipped) / 1e6:,.1f} µJ, "
                      f"{sum(r['cycles'] for r in skipped):,.0f} cycles, not in the totals above.")
         lines.append("")
-    prov = [f"accelsim: {acc['provenance']['tool']}, `{acc['provenance']['command']}` "
-            f"({acc['provenance']['date']}, simulation {acc['provenance']['simulation_wall_s']} s)"]
+    prov = [f"accelsim: {ours['provenance']['tool']}, `{ours['provenance']['command']}` "
+            f"({ours['provenance']['date']}, simulation {ours['provenance']['simulation_wall_s']} s)"]
     for n in names:
         p = peers[n]["provenance"]
         prov.append(f"{labels[n]}: {p['tool']}, `{p['command']}` ({p['date']}, {p['wall_s']} s)")
@@ -276,13 +276,13 @@ def main(argv=None) -> int:
     if args.rerun_peer:
         for name in PEERS if args.rerun_peer == "all" else [args.rerun_peer]:
             rerun_peer(name)  # one at a time: the machine is shared
-    acc = run_accelsim()
+    ours = run_accelsim()
     CACHE.mkdir(exist_ok=True)
-    (CACHE / "accelsim.json").write_text(json.dumps(acc, indent=1) + "\n")
+    (CACHE / "accelsim.json").write_text(json.dumps(ours, indent=1) + "\n")
     peers = {name: load_peer(name) for name in PEERS}
     write_provenance(peers)
-    cmp = compare(acc, peers)
-    text = markdown(cmp, acc, peers)
+    cmp = compare(ours, peers)
+    text = markdown(cmp, ours, peers)
     print(text)
     if not args.no_doc and not replace_block("energy", text):
         print("docs/validation.md has no <!-- energy:begin --> / <!-- energy:end --> markers; doc not updated",

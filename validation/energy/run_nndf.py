@@ -112,20 +112,20 @@ def summarise(top) -> list[dict]:
         if base not in M.LAYERS:
             continue  # pooling
         s = top[lname].scheme
-        acc = top[lname].total_accesses
+        accesses = top[lname].total_accesses
         r = rows.setdefault(base, {"layer": base, "macs": 0, "energy_total_pj": 0.0, "energy_mac_pj": 0.0,
                                    "energy_sram_pj": 0.0, "energy_dram_pj": 0.0, "dram_bytes": 0.0,
                                    "gbuf_access_bytes": 0.0, "cycles": 0.0, "dram_cycles": 0.0, "parts": []})
         r["macs"] += int(s["ops"])
         r["energy_total_pj"] += float(s["cost"])
         r["energy_mac_pj"] += float(s["cost_op"])
-        r["energy_dram_pj"] += float(acc[me.DRAM]) * DRAM_PJ_PER_WORD
-        r["energy_sram_pj"] += float(acc[me.GBUF]) * GBUF_PJ_PER_WORD
-        r["dram_bytes"] += float(acc[me.DRAM]) * WORD_BITS / 8
-        r["gbuf_access_bytes"] += float(acc[me.GBUF]) * WORD_BITS / 8
+        r["energy_dram_pj"] += float(accesses[me.DRAM]) * DRAM_PJ_PER_WORD
+        r["energy_sram_pj"] += float(accesses[me.GBUF]) * GBUF_PJ_PER_WORD
+        r["dram_bytes"] += float(accesses[me.DRAM]) * WORD_BITS / 8
+        r["gbuf_access_bytes"] += float(accesses[me.GBUF]) * WORD_BITS / 8
         r["cycles"] += float(s["time"])
         r["dram_cycles"] += float(s["dram_time"])
-        r["parts"].append({"name": lname, "access_words_by_level_dram_gbuf_itcn_regf": [float(a) for a in acc],
+        r["parts"].append({"name": lname, "access_words_by_level_dram_gbuf_itcn_regf": [float(a) for a in accesses],
                            "access_words_dram_by_fil_ifm_ofm": [float(a) for a in s["access"][me.DRAM]],
                            "access_words_gbuf_by_fil_ifm_ofm": [float(a) for a in s["access"][me.GBUF]],
                            "time": float(s["time"]), "proc_time": float(s["proc_time"]),

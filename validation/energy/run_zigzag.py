@@ -129,10 +129,10 @@ def summarise(cmes) -> list[dict]:
         for layer_op, accesses in cme.memory_word_access.items():
             mem_op = cme.memory_operand_links.layer_to_mem_op(layer_op)
             levels = cme.accelerator.memory_hierarchy.get_memory_levels(mem_op=mem_op)
-            for acc, level, energy in zip(accesses, levels, cme.mem_energy_breakdown[layer_op]):
+            for level_accesses, level, energy in zip(accesses, levels, cme.mem_energy_breakdown[layer_op]):
                 name = level.memory_instance.name
-                reads = acc.get(DataDirection.RD_OUT_TO_HIGH) + acc.get(DataDirection.RD_OUT_TO_LOW)
-                writes = acc.get(DataDirection.WR_IN_BY_HIGH) + acc.get(DataDirection.WR_IN_BY_LOW)
+                reads = level_accesses.get(DataDirection.RD_OUT_TO_HIGH) + level_accesses.get(DataDirection.RD_OUT_TO_LOW)
+                writes = level_accesses.get(DataDirection.WR_IN_BY_HIGH) + level_accesses.get(DataDirection.WR_IN_BY_LOW)
                 if name == "dram":  # counted in 64-bit accesses (port width)
                     dram_bits += (reads + writes) * 64
                     dram_pj += energy

@@ -156,7 +156,7 @@ def accelerator(design: Design):
     return accelerator_from_config(load_hwconfig(HWCONFIGS / f"{design.name}.yaml"))[0]
 
 
-def accelsim_layer(layer, acc) -> AccelCounts:
+def accelsim_layer(layer, accel) -> AccelCounts:
     """Simulate ``layer`` alone (one proposal) and split its SRAM traffic by operand.
 
     The split applies accelsim's own formulas (accelsim/sim/mapping.py: column_passes,
@@ -166,25 +166,25 @@ def accelsim_layer(layer, acc) -> AccelCounts:
     from accelsim.sim.mac_array import mac_array_cycles
     from accelsim.sim.mapping import WeightStream, column_passes, output_departures, partial_sum_bytes, plan_traffic
 
-    frame = simulate_frame([layer], acc, 1)
+    frame = simulate_frame([layer], accel, 1)
     row = frame.layers.iloc[0]
-    streams = {layer.name: WeightStream.for_layer(layer, acc)}
-    plan = plan_frame([layer], streams, acc, 1, {})
+    streams = {layer.name: WeightStream.for_layer(layer, accel)}
+    plan = plan_frame([layer], streams, accel, 1, {})
     m = plan.mappings[0][0]
-    tr = plan_traffic(layer, streams[layer.name], acc, 1, pinned=m.pinned, stream_buffer_bytes=plan.stream_buffer_bytes,
+    tr = plan_traffic(layer, streams[layer.name], accel, 1, pinned=m.pinned, stream_buffer_bytes=plan.stream_buffer_bytes,
                       input_on_chip=m.input_on_chip, output_on_chip=m.output_on_chip)
     assert float(row["conflict_cycles"]) == 0, "the matched configs must have no bank conflicts (rows_used = rows)"
-    b = acc.act_bytes
-    rows_used = acc.rows
+    b = accel.act_bytes
+    rows_used = accel.rows
     vectors = layer.out_pixels
     chunk_vectors = [vectors // tr.chunks + (1 if i < vectors % tr.chunks else 0) for i in range(tr.chunks)]
     wt = tr.tiles
-    col_passes = column_passes(layer.out_units, acc.cols)
-    departures = output_departures(wt, acc.dataflow, layer.fan_in, rows_used)
+    col_passes = column_passes(layer.out_units, accel.cols)
+    departures = output_departures(wt, accel.dataflow, layer.fan_in, rows_used)
     weight_bytes = float(tr.tile_weight_bytes.sum())
     ifmap = vectors * layer.fan_in * col_passes * b
-    psum_w, psum_r = partial_sum_bytes(vectors, wt.group_units, departures, b, acc.accumulator_bytes)
-    if acc.dataflow == "ws":
+    psum_w, psum_r = partial_sum_bytes(vectors, wt.group_units, departures, b, accel.accumulator_bytes)
+    if accel.dataflow == "ws":
         filt = weight_bytes * tr.weight_reads
     else:
         filt = weight_bytes * sum(math.ceil(v / rows_used) for v in chunk_vectors)
@@ -195,7 +195,7 @@ def accelsim_layer(layer, acc) -> AccelCounts:
     assert math.isclose(reads, m.sram_read_bytes, rel_tol=1e-9), (layer.name, reads, m.sram_read_bytes)
     assert math.isclose(writes, m.sram_write_bytes, rel_tol=1e-9), (layer.name, writes, m.sram_write_bytes)
     cold = frame.figures.cold_frame_extra_dram_read_bytes
-    one_chunk = mac_array_cycles(acc.rows, acc.cols, acc.dataflow, vectors, layer.fan_in, layer.out_units).cycles
+    one_chunk = mac_array_cycles(accel.rows, accel.cols, accel.dataflow, vectors, layer.fan_in, layer.out_units).cycles
     return AccelCounts(
         cycles=float(row["cycles"]), mac_cycles=float(row["mac_cycles"]), one_chunk_cycles=int(one_chunk),
         chunks=tr.chunks, weight_tiles=int(row["weight_tiles"]), order=str(row["loop_order"]), pinned=bool(m.pinned),
@@ -213,11 +213,11 @@ def accelsim_layer(layer, acc) -> AccelCounts:
 
 
 def accelsim_design(design: Design) -> dict[str, AccelCounts]:
-    acc = accelerator(design)
+    accel = accelerator(design)
     workload = dense_workload()
     check_shapes(workload)
     by_name = {l.name: l for l in workload}
-    return {p.name: accelsim_layer(by_name[p.name], acc) for p in LAYERS}
+    return {p.name: accelsim_layer(by_name[p.name], accel) for p in LAYERS}
 
 
 def accelsim_network(design: Design) -> dict:

@@ -47,13 +47,13 @@ def time_accelsim(repeat: int) -> dict[str, dict]:
     out = {}
     for d in DESIGNS:
         t0 = time.perf_counter()
-        acc = compare.accelerator(d)
+        accel = compare.accelerator(d)
         build_s = time.perf_counter() - t0
-        simulate_frame(workload, acc, 1)  # warm-up: Numba's cache, bank-conflict cache
-        point_s = _median_time(lambda: simulate_frame(workload, acc, 1), repeat)
-        layers_s = _median_time(lambda: [simulate_frame([by_name[p.name]], acc, 1) for p in LAYERS], repeat)
+        simulate_frame(workload, accel, 1)  # warm-up: Numba's cache, bank-conflict cache
+        point_s = _median_time(lambda: simulate_frame(workload, accel, 1), repeat)
+        layers_s = _median_time(lambda: [simulate_frame([by_name[p.name]], accel, 1) for p in LAYERS], repeat)
         tracemalloc.start()
-        simulate_frame(workload, acc, 1)
+        simulate_frame(workload, accel, 1)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         out[d.name] = {"design_point_s": point_s, "layers_s": layers_s, "config_build_s": build_s,
@@ -90,7 +90,7 @@ def live_peer(spec: str) -> dict:
             "live_peak_rss_bytes": record["peak_rss_bytes"], "cached_peak_rss_bytes": cached["peak_rss_bytes"]}
 
 
-def table(acc: dict, peer: dict, live: dict | None, repeat: int) -> str:
+def table(accel: dict, peer: dict, live: dict | None, repeat: int) -> str:
     gib = 2 ** 30
     lines = [
         "| design point | SCALE-Sim layers cached | SCALE-Sim wall s (sum of layers) | SCALE-Sim peak RSS GiB (largest layer) | "
@@ -99,7 +99,7 @@ def table(acc: dict, peer: dict, live: dict | None, repeat: int) -> str:
     ]
     ratios = []
     for d in DESIGNS:
-        a, p = acc[d.name], peer[d.name]
+        a, p = accel[d.name], peer[d.name]
         complete = len(p["layers"]) == len(LAYERS)
         if not p["layers"]:
             lines.append(f"| {d.name} | none | – | – | {a['design_point_s'] * 1e3:.1f} | – | {a['layers_s'] * 1e3:.1f} | – |")
@@ -114,7 +114,7 @@ def table(acc: dict, peer: dict, live: dict | None, repeat: int) -> str:
             f"| {d.name} | {len(p['layers'])} of {len(LAYERS)}{'' if complete else ' (' + ', '.join(p['layers']) + ')'} | "
             f"{p['wall_s']:,.0f} | {p['peak_rss_bytes'] / gib:.2f} | {a['design_point_s'] * 1e3:.1f} | "
             f"{f'{r_point:,.0f}×' if r_point else '–'} | {sub * 1e3:.1f} | {r_layers:,.0f}× |")
-    a_peak = max(v["traced_peak_bytes"] for v in acc.values())
+    a_peak = max(v["traced_peak_bytes"] for v in accel.values())
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     lines += [
         "",
@@ -156,11 +156,11 @@ def _layers_time(design: str, layers: list[str], repeat: int) -> float:
 
     key = (design, tuple(layers))
     if key not in _SUB:
-        acc = compare.accelerator(DESIGN_BY_NAME[design])
+        accel = compare.accelerator(DESIGN_BY_NAME[design])
         by_name = {l.name: l for l in compare.dense_workload()}
         for n in layers:
-            simulate_frame([by_name[n]], acc, 1)
-        _SUB[key] = _median_time(lambda: [simulate_frame([by_name[n]], acc, 1) for n in layers], repeat)
+            simulate_frame([by_name[n]], accel, 1)
+        _SUB[key] = _median_time(lambda: [simulate_frame([by_name[n]], accel, 1) for n in layers], repeat)
     return _SUB[key]
 
 
@@ -170,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-peer", metavar="DESIGN:LAYER", help="also rerun this cached SCALE-Sim layer now")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    acc = time_accelsim(args.repeat)
+    accel = time_accelsim(args.repeat)
     live = live_peer(args.live_peer) if args.live_peer else None
-    text = table(acc, peer_runs(), live, args.repeat)
+    text = table(accel, peer_runs(), live, args.repeat)
     print(text)
     if not args.no_write:
         doc = compare.DOC.read_text()

@@ -34,10 +34,10 @@ def choice(rng, options, p=None):
     r = rng.random()
     if p is None:
         return options[min(int(r * len(options)), len(options) - 1)]
-    acc = 0.0
+    cumulative = 0.0
     for o, w in zip(options, p):
-        acc += w
-        if r < acc:
+        cumulative += w
+        if r < cumulative:
             return o
     return options[-1]
 
