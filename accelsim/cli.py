@@ -60,8 +60,7 @@ def models() -> None:
     from accelsim.model import get_model, model_names
 
     for name in model_names():
-        spec = get_model(name)
-        click.echo(f"{name:20s} {spec.description}")
+        click.echo(f"{name:20s} {get_model(name).description}")
 
 
 @main.command()
@@ -95,10 +94,10 @@ def _plan_for(model_name: str, plan_arg: str | None) -> str:
         return plan_arg
     from accelsim.model import get_model
 
-    spec = get_model(model_name)
-    if spec.default_plan is None:
+    entry = get_model(model_name)
+    if entry.default_plan is None:
         raise click.UsageError(f"model '{model_name}' has no default plan; give --plan (see `accelsim plans`)")
-    return spec.default_plan
+    return entry.default_plan
 
 
 def _dataset_for(model_name: str, dataset: str | None) -> str | None:
@@ -321,7 +320,7 @@ def compress(model_name, plan_arg, weights, finetune_epochs, out, as_json) -> No
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (holds the resumable store). "
               "Default: reports/sweep-<name>/")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
@@ -333,7 +332,7 @@ def compress(model_name, plan_arg, weights, finetune_epochs, out, as_json) -> No
 @click.option("--retry-failed", is_flag=True, help="With --resume, rerun the points that failed.")
 @click.option("--layers", "per_layer", is_flag=True, help="Also store one row per design point and layer (layers.csv).")
 @_user_errors
-def sweep(spec, out, executor, scheduler, workers, resume, retry_failed, per_layer) -> None:
+def sweep(spec_file, out, executor, scheduler, workers, resume, retry_failed, per_layer) -> None:
     """Sweep a design space declared in SPEC (YAML) and recommend a design.
 
     \b
@@ -357,17 +356,17 @@ def sweep(spec, out, executor, scheduler, workers, resume, retry_failed, per_lay
         raise click.UsageError("--retry-failed continues a stored sweep; add --resume")
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
-    loaded = load_sweep(spec)
+    loaded = load_sweep(spec_file)
     folder = Path(out) if out else Path("reports") / f"sweep-{loaded.spec.name}"
     bars = _Bars()
     try:
         result = run_sweep(loaded, folder, executor=executor, workers=workers, scheduler=scheduler, resume=resume,
                            retry_failed=retry_failed, per_layer=per_layer, progress=bars.progress(),
-                           spec_text=Path(spec).read_text())
+                           spec_text=Path(spec_file).read_text())
     except KeyboardInterrupt:
         bars.close()
         click.echo(f"interrupted: every finished point is stored in {folder}/; continue with "
-                   f"`accelsim sweep {spec} --out {folder} --resume`", err=True)
+                   f"`accelsim sweep {spec_file} --out {folder} --resume`", err=True)
         sys.exit(130)
     bars.close()
     click.echo(result["summary"])

@@ -54,8 +54,8 @@ def main() -> None:
 
     formats = NumberFormats.from_hardware(load_hwconfig("embedded-45nm"))
     for name, size in (("deepped-small", small.input_shape[1]), ("deepped-alexnet", 227)):
-        spec = get_model(name)
-        model = spec.build()
+        entry = get_model(name)
+        model = entry.build()
         crop_spec = CropSpec(size=size)
         n = args.frames if name == "deepped-small" else min(args.full_frames, args.frames)
         crops = [crop(image_tensor(im), b[: args.proposals], crop_spec) for im, b in zip(images[:n], boxes[:n])]

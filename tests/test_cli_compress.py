@@ -128,12 +128,16 @@ def test_text_table(tmp_path):
 
 
 @needs_toy
-def test_progress_goes_to_stderr_so_json_stays_clean(tmp_path):
-    result = run("--model", "toy-bars", "--plan", "toy-aggressive", "--finetune-epochs", "0",
-                 "--out", str(tmp_path / "a.npz"), "--json")
+def test_progress_goes_to_stderr_so_json_stays_clean(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCELSIM_CACHE_DIR", str(tmp_path / "cache"))  # an empty cache: it compresses
+    args = ("--model", "toy-bars", "--plan", "toy-aggressive", "--finetune-epochs", "0", "--json")
+    result = run(*args, "--out", str(tmp_path / "a.npz"))
     assert result.exit_code == 0, result.output
     strict_json(result.stdout)  # nothing but the JSON on stdout
     assert "weight sharing" in result.stderr and "encoding storage" in result.stderr
+    again = run(*args, "--out", str(tmp_path / "b.npz"))  # the second time from the cache, the same file
+    assert again.exit_code == 0 and "from the cache" in again.stderr and "weight sharing" not in again.stderr
+    assert strict_json(again.stdout) == strict_json(result.stdout)
 
 
 # -- bad input: exit 2, one line on stderr --------------------------------------------------------

@@ -22,7 +22,7 @@ from accelsim.detect.detector import Combiner, Detector, DetectorConfig
 from accelsim.detect.functional import FunctionalClassifier, NumberFormats
 from accelsim.detect.proposals import Geometry, ProposalModel
 from accelsim.errors import DatasetError, ModelError
-from accelsim.model import ModelSpec
+from accelsim.model import ModelEntry
 from accelsim.model.alexnet import init_gaussian_
 from accelsim.model.registry import small_classifier
 from accelsim.pipeline import accuracy as accuracy_module
@@ -38,14 +38,14 @@ class _Named(list):
     name = "stand-in scenes"
 
 
-def _stand_in_entry(folder: Path) -> ModelSpec:
+def _stand_in_entry(folder: Path) -> ModelEntry:
     """A catalogue entry whose detector folder holds a seeded proposal model (threshold -inf)."""
     folder.mkdir(parents=True, exist_ok=True)
     g = Geometry()
     weights = np.random.default_rng(0).normal(size=(10, *g.cells)).astype(np.float32)
     ProposalModel(weights, 0.0, threshold=-np.inf, max_proposals=8, geometry=g).save(folder / "proposals.npz")
     DetectorConfig(crop=CropSpec(size=67)).save(folder / "detector.json")
-    return ModelSpec("stand-in", "", small_classifier, (3, 67, 67), detector=str(folder))
+    return ModelEntry("stand-in", "", small_classifier, (3, 67, 67), detector=str(folder))
 
 
 def _network():
@@ -73,7 +73,7 @@ def test_accuracy_is_cached_by_what_it_depends_on(tmp_path):
 
 
 def test_a_model_without_detector_is_refused():
-    entry = ModelSpec("no-detector", "", small_classifier, (3, 67, 67))
+    entry = ModelEntry("no-detector", "", small_classifier, (3, 67, 67))
     with pytest.raises(ModelError, match="no detector"):
         accuracy_stage(entry, _network(), None, AccuracyRequest(NumberFormats.float32(), _Named()))
 

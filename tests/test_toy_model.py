@@ -18,14 +18,14 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_registered_with_data_and_shipped_weights():
-    spec = get_model("toy-bars")
-    assert spec.data is not None
-    assert (models_dir() / spec.weights).is_file()
-    assert (models_dir() / spec.weights).stat().st_size < 200_000
-    model = spec.build()
+    entry = get_model("toy-bars")
+    assert entry.data is not None
+    assert (models_dir() / entry.weights).is_file()
+    assert (models_dir() / entry.weights).stat().st_size < 200_000
+    model = entry.build()
     assert list(compressible_layers(model)) == ["conv1", "conv2", "fc1", "fc2"]
     assert not model.training
-    out = model(torch.zeros(5, *spec.input_shape))
+    out = model(torch.zeros(5, *entry.input_shape))
     assert out.shape == (5, 2)
 
 

@@ -1,5 +1,5 @@
 """Detector classifiers by name (see `registry`)."""
 
-from accelsim.model.registry import ModelSpec, get_model, model_names
+from accelsim.model.registry import ModelEntry, get_model, model_names
 
-__all__ = ["ModelSpec", "get_model", "model_names"]
+__all__ = ["ModelEntry", "get_model", "model_names"]

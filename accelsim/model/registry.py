@@ -1,6 +1,6 @@
 """Models by name.
 
-A `ModelSpec` knows how to build its network, the shape of one input, where its shipped weights are (if
+A `ModelEntry` knows how to build its network, the shape of one input, where its shipped weights are (if
 any), for models that can be fine-tuned from the command line, how to make its training and
 evaluation data, and, for the detector's trained classifier, the folder holding the rest of the
 detector (proposal model, score combiner).
@@ -32,7 +32,7 @@ DataFactory = Callable[[int], tuple[Batches, Batches]]
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelEntry:
     name: str
     description: str
     factory: Callable[[], nn.Module]
@@ -81,17 +81,17 @@ def load_state_dict(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+_REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(spec: ModelSpec) -> ModelSpec:
-    if spec.name in _REGISTRY:
-        raise ValueError(f"model '{spec.name}' registered twice")
-    _REGISTRY[spec.name] = spec
-    return spec
+def register(entry: ModelEntry) -> ModelEntry:
+    if entry.name in _REGISTRY:
+        raise ValueError(f"model '{entry.name}' registered twice")
+    _REGISTRY[entry.name] = entry
+    return entry
 
 
-def get_model(name: str) -> ModelSpec:
+def get_model(name: str) -> ModelEntry:
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -118,7 +118,7 @@ def _small_data(seed: int) -> tuple[CropBatches, CropBatches]:
 
 
 register(
-    ModelSpec(
+    ModelEntry(
         name="deepped-small",
         description="Small trained AlexNet-shaped DeepPed classifier (half width, fc 512, 67x67 crops) with "
         "its proposal stage; trained on generated scenes by `accelsim train`",
@@ -132,7 +132,7 @@ register(
 )
 
 register(
-    ModelSpec(
+    ModelEntry(
         name="deepped-alexnet",
         description="Full-size AlexNet-shaped DeepPed classifier (Caffe layout, 227x227 crops, 2 classes), "
         "seeded untrained weights: for workload and storage studies",
@@ -143,7 +143,7 @@ register(
 )
 
 register(
-    ModelSpec(
+    ModelEntry(
         name="toy-bars",
         description="Small trained CNN (conv1, conv2, fc1, fc2; 9.5 k weights) on a procedural 16x16 "
         "upright-bar 'pedestrian' task; ships training data, so it can be fine-tuned",

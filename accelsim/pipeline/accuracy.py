@@ -22,7 +22,7 @@ from accelsim.detect.evaluate import Accuracy, functional_detector, run_detector
 from accelsim.detect.functional import NumberFormats
 from accelsim.detect.types import Dataset
 from accelsim.errors import ModelError
-from accelsim.model import ModelSpec
+from accelsim.model import ModelEntry
 from accelsim.pipeline.compression import weights_digest
 from accelsim.results.records import AccuracyFigures
 
@@ -63,7 +63,7 @@ class Evaluated:
             detections_per_frame=a.detections_per_frame, number_formats=a.formats)
 
 
-def require_detector(entry: ModelSpec) -> None:
+def require_detector(entry: ModelEntry) -> None:
     if entry.detector_dir is None:
         raise ModelError(f"model '{entry.name}' has no detector to evaluate (no proposal stage); "
                          f"--dataset needs a detector model such as deepped-small")
@@ -83,7 +83,7 @@ class _AccuracyCodec:
         return Accuracy(**raw)
 
 
-def accuracy_stage(entry: ModelSpec, network, compressed: CompressedModel | None, request: AccuracyRequest,
+def accuracy_stage(entry: ModelEntry, network, compressed: CompressedModel | None, request: AccuracyRequest,
                    cache: Cache | None = None, progress: Progress | None = None) -> Evaluated:
     """The accuracy of ``network`` (holding the decoded weights of ``compressed``, or dense weights when
     it is None), from the cache when the same evaluation was done before."""

@@ -17,7 +17,7 @@ from torch import nn
 from accelsim.cache import Cache, default_cache, key_of, source_digest
 from accelsim.compress import CompressedModel, CompressionPlan, compress, load, load_plan
 from accelsim.compress.io import dumps, loads
-from accelsim.model import ModelSpec, get_model
+from accelsim.model import ModelEntry, get_model
 
 Progress = Callable[[str], None]
 
@@ -45,7 +45,7 @@ class CompressionRequest:
 class Compressed:
     """The stage's output: the catalogue entry, the network with the decoded weights, its storage."""
 
-    entry: ModelSpec
+    entry: ModelEntry
     network: nn.Module
     model: CompressedModel
     cached: bool  # read from the cache, or from a file the user gave
@@ -100,7 +100,7 @@ def load_compressed(path: str | Path) -> Compressed:
     return Compressed(entry, network, model, True, 0.0)
 
 
-def uncompressed(model: str, weights: str | Path | None = None) -> tuple[ModelSpec, nn.Module]:
+def uncompressed(model: str, weights: str | Path | None = None) -> tuple[ModelEntry, nn.Module]:
     """The catalogue entry and its network with the given (or shipped, or seeded) weights, uncompressed."""
     entry = get_model(model)
     return entry, entry.build(weights)

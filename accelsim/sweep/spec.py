@@ -49,7 +49,7 @@ from accelsim.compress.layers import compressible_layers
 from accelsim.compress.plan import CompressionPlan, FinetuneSettings, LayerSettings, PruningSchedule, load_plan
 from accelsim.config.hardware import HardwareConfig, parse_hwconfig
 from accelsim.errors import AccelsimError, SweepError
-from accelsim.model import ModelSpec, get_model
+from accelsim.model import ModelEntry, get_model
 from accelsim.resources import hwconfigs_dir, resolve_named_file
 from accelsim.sweep.analysis import Constraints, Objective
 from accelsim.yamlio import format_validation_error, load_yaml
@@ -376,7 +376,7 @@ def _describe(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items()) or "base"
 
 
-def _layer_names(spec: ModelSpec) -> list[str]:
+def _layer_names(spec: ModelEntry) -> list[str]:
     return list(compressible_layers(spec.factory()))
 
 

@@ -280,34 +280,34 @@ def _fmt(name: str, value: Param) -> str:
 
 # --- loading -------------------------------------------------------------------------------------
 
-def _from_entries(spec: _EntriesFile, path: Path) -> Table:
-    records = [_Record(e.component, e.action, dict(e.params), e.value, e.unit, e.source, e.note) for e in spec.entries]
-    return Table(spec.name, path, spec.description, records, {k: tuple(v) for k, v in spec.interp_axes.items()})
+def _from_entries(parsed: _EntriesFile, path: Path) -> Table:
+    records = [_Record(e.component, e.action, dict(e.params), e.value, e.unit, e.source, e.note) for e in parsed.entries]
+    return Table(parsed.name, path, parsed.description, records, {k: tuple(v) for k, v in parsed.interp_axes.items()})
 
 
-def _from_grid(spec: _GridFile, path: Path) -> Table:
+def _from_grid(parsed: _GridFile, path: Path) -> Table:
     where = str(path)
-    axes = [*spec.exact_axes, *spec.interp_axes]
+    axes = [*parsed.exact_axes, *parsed.interp_axes]
     meta = {"method", "component"}
     for col in axes:
-        if col not in spec.columns:
-            raise TableError(f"{where}: axis '{col}' is not one of the columns {spec.columns}")
-    if spec.component is None and "component" not in spec.columns:
+        if col not in parsed.columns:
+            raise TableError(f"{where}: axis '{col}' is not one of the columns {parsed.columns}")
+    if parsed.component is None and "component" not in parsed.columns:
         raise TableError(f"{where}: give a table-level component or a 'component' column")
-    value_cols = [c for c in spec.columns if c not in axes and c not in meta]
+    value_cols = [c for c in parsed.columns if c not in axes and c not in meta]
     for col in value_cols:
-        if col not in spec.units:
+        if col not in parsed.units:
             raise TableError(f"{where}: units: no unit for value column '{col}'")
         try:
-            _check_unit(spec.units[col])
+            _check_unit(parsed.units[col])
         except ValueError as exc:
             raise TableError(f"{where}: units.{col}: {exc}") from None
     records = []
-    for i, row in enumerate(spec.rows):
-        if len(row) != len(spec.columns):
-            raise TableError(f"{where}: rows.{i}: {len(row)} values for {len(spec.columns)} columns")
-        cells = dict(zip(spec.columns, row))
-        component = str(cells.get("component") or spec.component)
+    for i, row in enumerate(parsed.rows):
+        if len(row) != len(parsed.columns):
+            raise TableError(f"{where}: rows.{i}: {len(row)} values for {len(parsed.columns)} columns")
+        cells = dict(zip(parsed.columns, row))
+        component = str(cells.get("component") or parsed.component)
         # A null axis cell means the figure does not depend on that parameter (e.g. an adder has
         # no multiplier width), not that the parameter is unknown.
         params = {a: cells[a] for a in axes if cells[a] is not None}
@@ -318,10 +318,10 @@ def _from_grid(spec: _GridFile, path: Path) -> Table:
                 continue
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise TableError(f"{where}: rows.{i}.{col}: {value!r} is not a number")
-            records.append(_Record(component, col, params, float(value), spec.units[col], spec.source, note))
-    interp = tuple(spec.interp_axes)
+            records.append(_Record(component, col, params, float(value), parsed.units[col], parsed.source, note))
+    interp = tuple(parsed.interp_axes)
     components = {r.component for r in records}
-    return Table(spec.name, path, spec.description, records, {c: interp for c in components})
+    return Table(parsed.name, path, parsed.description, records, {c: interp for c in components})
 
 
 def tables_dir() -> Path:
@@ -352,7 +352,7 @@ def _load_path(path: Path, _mtime: int) -> Table:
         raise TableError(f"{path}: kind: expected 'entries' or 'grid'")
     model = _EntriesFile if data["kind"] == "entries" else _GridFile
     try:
-        spec = model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -360,4 +360,4 @@ def _load_path(path: Path, _mtime: int) -> Table:
             if err["type"] == "missing" and err["loc"][-1] == "source":
                 lines.append(f"{path}: {loc}: no source; every figure needs one (where the number comes from)")
         raise TableError("\n".join(lines) or format_validation_error(str(path), exc).replace(": Value error, ", ": ")) from None
-    return _from_entries(spec, path) if isinstance(spec, _EntriesFile) else _from_grid(spec, path)
+    return _from_entries(parsed, path) if isinstance(parsed, _EntriesFile) else _from_grid(parsed, path)

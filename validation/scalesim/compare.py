@@ -133,8 +133,8 @@ def dense_workload():
     from accelsim.model import get_model
     from accelsim.workload import build_workload
 
-    spec = get_model("deepped-alexnet")
-    return tuple(build_workload(spec.build(None), spec.input_shape, None))
+    entry = get_model("deepped-alexnet")
+    return tuple(build_workload(entry.build(None), entry.input_shape, None))
 
 
 def check_shapes(workload=None) -> None:
