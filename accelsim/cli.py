@@ -185,11 +185,9 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out) -> None:  # no
     """
     from accelsim.config import load_hwconfig
     from accelsim.detect.functional import NumberFormats
-    from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage
-    from accelsim.pipeline.compression import CompressionRequest, compress_stage, uncompressed
-
     from accelsim.model import get_model
-    from accelsim.pipeline.accuracy import require_detector
+    from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage, require_detector
+    from accelsim.pipeline.compression import CompressionRequest, compress_stage, uncompressed
 
     plan_arg = _plan_for(model_name, plan_arg)
     formats = NumberFormats.from_hardware(load_hwconfig(hw)) if hw else NumberFormats.float32()

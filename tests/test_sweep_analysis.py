@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -299,6 +300,12 @@ def test_write_outputs(tmp_path):
         assert list(table["energy_per_frame_uj"].fillna(-1)) == list(ev["energy_per_frame_uj"].fillna(-1))
         assert list(table["feasible"]) == list(ev["feasible"])
     assert list(pd.read_csv(tmp_path / "out" / "pareto.csv")["point_id"]) == ["p1", "p4", "p0", "p3"]
+    # the Parquet schema carries the result schema's types, units and descriptions
+    schema = pq.read_schema(tmp_path / "out" / "results.parquet")
+    energy = schema.field("energy_per_frame_uj")
+    assert str(energy.type) == "double" and energy.metadata[b"unit"] == "µJ".encode()
+    assert b"steady-state frame" in energy.metadata[b"description"]
+    assert str(schema.field("feasible").type) == "bool" and str(schema.field("point_id").type) == "string"
     assert list(pd.read_csv(tmp_path / "out" / "layers.csv")["layer"]) == ["conv1", "fc6"]
 
     doc = json.loads((tmp_path / "out" / "recommendation.json").read_text())

@@ -4,7 +4,7 @@ show) and a few summary lines."""
 from __future__ import annotations
 
 from accelsim.results.records import DesignPointSummary, LayerRow
-from accelsim.results.schema import Column, iter_shown
+from accelsim.results.schema import Column
 
 
 def _cell(column: Column, value) -> str:
@@ -24,7 +24,7 @@ def _header(column: Column) -> str:
 
 
 def layer_table(rows: tuple[LayerRow, ...]) -> list[str]:
-    shown = list(iter_shown(LayerRow.columns()))
+    shown = [c for c in LayerRow.columns() if c.show is not None]
     header = " ".join(_header(c) for c in shown)
     lines = [header, "-" * len(header)]
     for row in rows:

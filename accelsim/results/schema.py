@@ -13,12 +13,12 @@ unit is not obvious from the name.
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 import types
 import typing
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -67,9 +67,6 @@ def _base_type(annotation: Any) -> tuple[type, bool]:
     return annotation, optional
 
 
-R = TypeVar("R", bound="Record")
-
-
 class Record:
     """Base of the result records. Subclasses are frozen dataclasses whose fields are declared with
     `figure` (leaves) or are other records (parts, flattened in order)."""
@@ -78,7 +75,7 @@ class Record:
 
     @classmethod
     def columns(cls) -> list[Column]:
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         out: list[Column] = []
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             hint = hints[f.name]
@@ -98,7 +95,7 @@ class Record:
     def flat(self) -> dict[str, Any]:
         """Field name -> value, parts flattened in order; an absent part gives None for its fields."""
         out: dict[str, Any] = {}
-        hints = typing.get_type_hints(type(self))
+        hints = _hints(type(self))
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             part = _record_type(hints[f.name])
@@ -110,20 +107,12 @@ class Record:
                 out.update(value.flat())
         return out
 
-    @classmethod
-    def from_flat(cls: type[R], row: dict[str, Any]) -> R:
-        """The record from a flat mapping (as `flat` gives, or a JSON/SQLite row)."""
-        hints = typing.get_type_hints(cls)
-        values = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            part = _record_type(hints[f.name])
-            if part is None:
-                values[f.name] = _plain(row[f.name], hints[f.name])
-            elif _is_optional(hints[f.name]) and all(row.get(n) is None for n in part.names()):
-                values[f.name] = None
-            else:
-                values[f.name] = part.from_flat(row)
-        return cls(**values)
+
+@functools.cache
+def _hints(record: type) -> dict[str, Any]:
+    # Resolving the annotations (strings under `from __future__ import annotations`) is the slow part
+    # of flattening a record, and a sweep flattens thousands.
+    return typing.get_type_hints(record)
 
 
 def _record_type(hint: Any) -> type[Record] | None:
@@ -138,20 +127,6 @@ def _is_optional(hint: Any) -> bool:
     return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
 
 
-def _plain(value: Any, hint: Any) -> Any:
-    """A JSON or table value back as the field's Python type (a comma-joined list back to a tuple)."""
-    kind, _ = _base_type(hint)
-    if value is None or (isinstance(value, float) and math.isnan(value) and kind is not float):
-        return None
-    if kind is tuple:
-        if isinstance(value, str):
-            return tuple(v for v in value.split(",") if v)
-        return tuple(value)
-    if isinstance(value, np.generic):
-        value = value.item()
-    return kind(value)
-
-
 # --- tables ------------------------------------------------------------------------------------------
 
 def cell(value: Any) -> Any:
@@ -163,20 +138,13 @@ def cell(value: Any) -> Any:
     return value
 
 
-def table(records: Iterable[Record], columns: Sequence[Column] | None = None) -> pd.DataFrame:
+def table(records: Iterable[Record], columns: Sequence[Column]) -> pd.DataFrame:
     """One row per record, one column per field, in declaration order, with the schema's dtypes."""
     rows = [{k: cell(v) for k, v in r.flat().items()} for r in records]
-    cols = list(columns) if columns is not None else None
-    if cols is None:
-        first = next(iter(rows), None)
-        if first is None:
-            return pd.DataFrame()
-        return pd.DataFrame(rows)
-    frame = pd.DataFrame(rows, columns=[c.name for c in cols])
-    return typed(frame, cols)
+    return _typed(pd.DataFrame(rows, columns=[c.name for c in columns]), columns)
 
 
-def typed(frame: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
     """``frame`` with the schema's dtypes on the given columns (nullable where a field is optional)."""
     out = frame.copy()
     for c in columns:
@@ -191,16 +159,9 @@ def typed(frame: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
     return out
 
 
-def arrow_schema(columns: Sequence[Column], extra: Iterable[tuple[str, str]] = ()) -> Any:
-    """The Parquet schema of a table of these columns (and ``extra`` (name, arrow type) pairs first)."""
+def arrow_schema(columns: Sequence[Column]) -> Any:
+    """The Parquet schema of a table of these columns, each field carrying its unit and description."""
     import pyarrow as pa
 
-    fields = [pa.field(name, pa.type_for_alias(kind)) for name, kind in extra]
-    for c in columns:
-        fields.append(pa.field(c.name, pa.type_for_alias(_ARROW_TYPES[c.type]), nullable=True,
-                               metadata={"unit": c.unit, "description": c.description}))
-    return pa.schema(fields)
-
-
-def iter_shown(columns: Sequence[Column]) -> Iterator[Column]:
-    return (c for c in columns if c.show is not None)
+    return pa.schema([pa.field(c.name, pa.type_for_alias(_ARROW_TYPES[c.type]), nullable=True,
+                               metadata={"unit": c.unit, "description": c.description}) for c in columns])

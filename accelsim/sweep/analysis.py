@@ -487,12 +487,13 @@ def _plot(path: Path, evaluated: pd.DataFrame, rec: Recommendation, title: str) 
 
 def _parquet(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` with the schema's types, units and descriptions on the known columns; axis
-    columns get the type their values have."""
+    columns get the type of their values."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     known = {c.name: c for c in sweep_columns()}
     out = frame.copy()
-    axes = []
+    fields = dict(zip(known, arrow_schema(list(known.values()))))
     for name in out.columns:
         if name in known:
             continue
@@ -500,14 +501,9 @@ def _parquet(frame: pd.DataFrame, path: Path) -> None:
         kinds = {type(v) for v in out[name] if v is not None and not (isinstance(v, float) and math.isnan(v))}
         if out[name].dtype == object and len(kinds) > 1 and not kinds <= {int, float}:
             out[name] = [v if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in out[name]]
-        axes.append(pa.Table.from_pandas(out[[name]], preserve_index=False).schema.field(name))
-    schema = arrow_schema([known[n] for n in out.columns if n in known])
-    fields = {f.name: f for f in [*axes, *schema]}
-    pa_schema = pa.schema([fields[n] for n in out.columns])
-    table = pa.Table.from_pandas(out, schema=pa_schema, preserve_index=False)
-    import pyarrow.parquet as pq
-
-    pq.write_table(table, path)
+        fields[name] = pa.Table.from_pandas(out[[name]], preserve_index=False).schema.field(name)
+    schema = pa.schema([fields[name] for name in out.columns])
+    pq.write_table(pa.Table.from_pandas(out, schema=schema, preserve_index=False), path)
 
 
 def write_outputs(out_dir: Path, evaluated: pd.DataFrame, layers: pd.DataFrame, recommendation: Recommendation,
