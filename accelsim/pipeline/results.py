@@ -41,18 +41,8 @@ def assemble(target: Target, compressed: Compressed, evaluated: Evaluated | None
     return DesignPointResult(summary, simulated.frame.rows, target, evaluated.accuracy.curve if evaluated else None)
 
 
-# The files of a run folder, and what each holds (`docs/outputs.md` lists them from here).
-RUN_FILES = {
-    "layers.csv": "one row per layer (LayerRow)",
-    "summary.json": "the design point (DesignPointSummary): design, accuracy, simulated frame, this run",
-    "miss_rate_curve.csv": "miss rate against false positives per image (CurvePoint), when a dataset was evaluated",
-    "hwconfig.resolved.yaml": "the hardware config with every default filled in, to rerun the point",
-    "table_entries.json": "the energy/area table entries behind the figures, each with its unit and source",
-}
-
-
 def write_outputs(result: DesignPointResult, out: Path) -> list[Path]:
-    """Write the run folder (see `RUN_FILES`); returns the files written."""
+    """Write the run folder (`accelsim.results.records.RUN_FILES`); returns the files written."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from accelsim.pipeline.results import RUN_FILES
-from accelsim.results.records import (AccuracyFigures, CurvePoint, Design, DesignPointSummary, FrameFigures,
-                                      LayerRow, RunFacts, SweepPoint, SweepVerdict, TradeoffRow)
+from accelsim.results.records import (RUN_FILES, AccuracyFigures, CurvePoint, Design, DesignPointSummary,
+                                      FrameFigures, LayerRow, RunFacts, SweepPoint, SweepVerdict, TradeoffRow)
 from accelsim.results.schema import Column, Record
 
 _TYPES = {int: "integer", float: "number", str: "text", bool: "true/false", tuple: "list of names"}

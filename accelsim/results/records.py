@@ -9,6 +9,16 @@ from dataclasses import dataclass
 from accelsim.results.schema import Column, Record, Show, figure
 
 
+# The files of a run folder, and what each holds.
+RUN_FILES = {
+    "layers.csv": "one row per layer (LayerRow)",
+    "summary.json": "the design point (DesignPointSummary): design, accuracy, simulated frame, this run",
+    "miss_rate_curve.csv": "miss rate against false positives per image (CurvePoint), when a dataset was evaluated",
+    "hwconfig.resolved.yaml": "the hardware config with every default filled in, to rerun the point",
+    "table_entries.json": "the energy/area table entries behind the figures, each with its unit and source",
+}
+
+
 @dataclass(frozen=True)
 class LayerRow(Record):
     """One layer of the classifier over one steady-state frame (all its passes over the proposals)."""
