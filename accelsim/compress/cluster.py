@@ -19,7 +19,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 INITS = ("linear", "random", "density")
 
@@ -52,6 +51,9 @@ def fit_codebook(values: np.ndarray, k: int, init: str = "linear", seed: int = 0
     fit_on = values
     if values.size > sample:
         fit_on = np.random.default_rng(seed).choice(values, size=sample, replace=False)
+    # scikit-learn takes a second to import: only runs that compress pay it, not those served by the cache
+    from sklearn.cluster import KMeans
+
     km = KMeans(n_clusters=k, init=start.reshape(-1, 1), n_init=1, random_state=seed, algorithm="lloyd")
     with warnings.catch_warnings():
         # Duplicate starting points (density init on heavily repeated values) are resolved by
