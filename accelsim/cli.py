@@ -51,6 +51,10 @@ def main() -> None:
       accelsim train                       retrain the small detector on generated scenes
       accelsim sweep sweeps/embedded-default.yaml
                                            sweep SRAM size, clusters and pruning; recommend a design
+      accelsim cache info                  where compressed models and accuracies are cached
+
+    Outputs go to reports/ under the current folder unless --out says otherwise;
+    docs/outputs.md describes every output field with its unit.
     """
 
 
