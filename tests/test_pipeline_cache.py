@@ -21,8 +21,9 @@ from accelsim.detect.datasets.caltech import CaltechDataset
 from accelsim.detect.detector import Combiner, Detector, DetectorConfig
 from accelsim.detect.functional import FunctionalClassifier, NumberFormats
 from accelsim.detect.proposals import Geometry, ProposalModel
+from accelsim.detect.training_data import TrainSettings, crop_data
 from accelsim.errors import DatasetError, ModelError
-from accelsim.model import ModelEntry
+from accelsim.model import ModelEntry, get_model
 from accelsim.model.alexnet import init_gaussian_
 from accelsim.model.registry import small_classifier
 from accelsim.pipeline import accuracy as accuracy_module
@@ -139,6 +140,27 @@ def test_a_damaged_entry_is_reported_deleted_and_recomputed(tmp_path, kind, dama
     assert len(warnings) == 1 and str(entry) in warnings[0] and "damaged" in warnings[0]
     third = stage()  # the recomputed entry was written back, whole
     assert third.cached and value_of(third) == value_of(first) and len(warnings) == 1
+
+
+def test_a_damaged_crop_set_is_reported_deleted_and_recut(tmp_path, monkeypatch, capfd):
+    """The third kind of entry: the fine-tuning crops of the shipped detector (a small set here)."""
+    monkeypatch.setenv("ACCELSIM_CACHE_DIR", str(tmp_path / "cache"))
+    proposals = get_model("deepped-small").detector_dir / "proposals.npz"
+    settings = TrainSettings(train_frames=2, val_frames=1)
+
+    def crops():
+        train, val = crop_data(proposals, 0, settings)
+        return train.crops.clone(), train.labels.clone(), val.crops.clone()
+
+    first = crops()
+    (entry,) = (tmp_path / "cache" / "crops").glob("*.entry")
+    for damage in DAMAGE.values():
+        entry.write_bytes(damage(entry.read_bytes()))
+        capfd.readouterr()
+        again = crops()
+        warned = [line for line in capfd.readouterr().err.splitlines() if "damaged" in line]
+        assert len(warned) == 1 and str(entry) in warned[0]
+        assert all(torch.equal(a, b) for a, b in zip(again, first))
 
 
 # --- dataset content ---------------------------------------------------------------------------------
