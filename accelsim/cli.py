@@ -201,7 +201,7 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out) -> None:  # no
         (entry, network), cm = uncompressed(model_name, weights), None
     else:
         compressed = compress_stage(CompressionRequest.of(model_name, plan_arg, weights), progress=_progress)
-        entry, network, cm = compressed.entry, compressed.network, compressed.model
+        entry, network, cm = compressed.entry, compressed.network, compressed.storage
     evaluated = accuracy_stage(entry, network, cm, request, progress=_progress)
     figures = evaluated.figures()
     click.echo(f"model {model_name}, plan {plan_arg}, {figures.number_formats}")
@@ -311,7 +311,7 @@ def compress(model_name, plan_arg, weights, finetune_epochs, out, as_json) -> No
 
     request = CompressionRequest.of(model_name, _plan_for(model_name, plan_arg), weights, finetune_epochs)
     compressed = compress_stage(request, progress=_progress)
-    cm = compressed.model
+    cm = compressed.storage
     out_path = Path(out) if out else Path("reports") / f"{model_name}-{request.plan.name}.npz"
     save(cm, out_path)
     _progress(f"wrote {out_path}" + (" (compressed model from the cache)" if compressed.cached else ""))

@@ -72,7 +72,7 @@ def tradeoff(model_name: str, plan_arg: str, request: AccuracyRequest, clusters:
             kept = 1.0
         else:
             compressed = compress_stage(CompressionRequest(model_name, plan), progress=progress)
-            entry, network, cm = compressed.entry, compressed.network, compressed.model
+            entry, network, cm = compressed.entry, compressed.network, compressed.storage
             totals = cm.totals()
             size, kept = totals["compressed_bytes"], totals["kept_fraction"]
         accuracy = accuracy_stage(entry, network, cm, request, progress=progress).accuracy

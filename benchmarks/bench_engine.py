@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     compressed = compress_stage(CompressionRequest.of("deepped-alexnet", "deep-compression-alexnet"))
-    layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.model)
+    layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.storage)
     accel, _ = accelerator_from_config(load_hwconfig("embedded-45nm"))
     simulate_frame(layers, accel, 10)  # JIT warm-up (loads Numba's cache)
 
@@ -88,11 +88,11 @@ def main() -> None:
     repeat = max(1, args.repeat // 4)
     t = time.perf_counter()
     for _ in range(repeat):
-        for storage in compressed.model.layers.values():
+        for storage in compressed.storage.layers.values():
             stream_profile(storage)
     profiles = (time.perf_counter() - t) / repeat
-    print(f"stream profiles: {profiles * 1e3:.1f} ms per workload ({len(compressed.model.layers)} layers, "
-          f"{sum(st.entries for st in compressed.model.layers.values()) / 1e6:.2f} M stored entries), once when it is built")
+    print(f"stream profiles: {profiles * 1e3:.1f} ms per workload ({len(compressed.storage.layers)} layers, "
+          f"{sum(st.entries for st in compressed.storage.layers.values()) / 1e6:.2f} M stored entries), once when it is built")
 
 if __name__ == "__main__":
     main()

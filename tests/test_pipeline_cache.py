@@ -113,7 +113,7 @@ def _evaluate(cache: Cache, tmp_path: Path):
 
 
 def _compressed_value(found):
-    return weights_digest(found.network), found.model.totals()
+    return weights_digest(found.network), found.storage.totals()
 
 
 def _accuracy_value(found):
@@ -223,7 +223,7 @@ def test_three_processes_computing_the_same_entry_agree_and_compress_once(tmp_pa
 
         found = compress_stage(CompressionRequest("toy-bars", load_plan("toy-aggressive")))
         print(json.dumps({"cached": found.cached, "weights": weights_digest(found.network),
-                          "bytes": found.model.totals()["compressed_bytes"]}))
+                          "bytes": found.storage.totals()["compressed_bytes"]}))
     """)
     env = {**os.environ, "ACCELSIM_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE,

@@ -43,12 +43,13 @@ class CompressionRequest:
 
 @dataclass
 class Compressed:
-    """The stage's output: the catalogue entry, the network with the decoded weights, its storage."""
+    """The stage's output: the catalogue entry, the network holding the decoded weights, and the
+    compressed model (every layer's streams and bit counts) they were decoded from."""
 
     entry: ModelEntry
     network: nn.Module
-    model: CompressedModel
-    cached: bool  # read from the cache, or from a file the user gave
+    storage: CompressedModel
+    cached: bool  # not compressed in this run: read from the cache, or from a file the user gave
     wall_s: float  # spent compressing in this run (0 when cached)
 
 
@@ -94,10 +95,9 @@ def compress_stage(request: CompressionRequest, cache: Cache | None = None,
 
 def load_compressed(path: str | Path) -> Compressed:
     """A compressed model the user saved with `accelsim compress`: it names its own network."""
-    model = load(path)
-    entry = get_model(model.model)
-    network = model.load_into(entry.build())
-    return Compressed(entry, network, model, True, 0.0)
+    storage = load(path)
+    entry = get_model(storage.model)
+    return Compressed(entry, storage.load_into(entry.build()), storage, True, 0.0)
 
 
 def uncompressed(model: str, weights: str | Path | None = None) -> tuple[ModelEntry, nn.Module]:

@@ -39,12 +39,12 @@ def run_design_point(request: DesignPointRequest, cache: Cache | None = None,
         compressed = compress_stage(request.compression, cache, progress)
     else:
         compressed = load_compressed(request.compression)
-    layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.model)
+    layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.storage)
     target = prepare_target(request.hardware, layers)
     evaluated = None
     proposals, density = request.proposals, None
     if request.accuracy is not None:
-        evaluated = accuracy_stage(compressed.entry, compressed.network, compressed.model, request.accuracy, cache,
+        evaluated = accuracy_stage(compressed.entry, compressed.network, compressed.storage, request.accuracy, cache,
                                    progress)
         proposals = simulated_proposals(evaluated.accuracy.proposals_per_frame)
         density = evaluated.accuracy.activation_density

@@ -32,7 +32,7 @@ class DesignPointResult:
 
 def assemble(target: Target, compressed: Compressed, evaluated: Evaluated | None,
              simulated: Simulated) -> DesignPointResult:
-    design = Design(hardware=target.config.name, model=compressed.model.model, plan=compressed.model.plan.name,
+    design = Design(hardware=target.config.name, model=compressed.storage.model, plan=compressed.storage.plan.name,
                     accelsim_version=__version__)
     run = RunFacts(compression_cached=compressed.cached, compression_wall_s=compressed.wall_s,
                    accuracy_cached=evaluated.cached if evaluated else None,

@@ -154,7 +154,8 @@ class RunFacts(Record):
 
     TITLE = "this run"
 
-    compression_cached: bool = figure("", "the compressed model came from the cache")
+    compression_cached: bool = figure("", "the compressed model was not computed in this run: it came from the "
+                                      "cache, or from --compressed FILE")
     compression_wall_s: float = figure("s", "wall time this run spent compressing (0 when cached)")
     accuracy_cached: bool | None = figure("", "the accuracy came from the cache (None: no dataset)")
     eval_wall_s: float | None = figure("s", "wall time this run spent evaluating the detector (0 when cached, "

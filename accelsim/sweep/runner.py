@@ -91,12 +91,12 @@ def run_variant(task: VariantTask) -> VariantOutcome:
     _quiet_worker()
     try:
         compressed = compress_stage(CompressionRequest(task.model, CompressionPlan.model_validate(task.plan)))
-        layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.model)
-        outcome = VariantOutcome(task.key, compressed.model.plan.name, layers)
+        layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.storage)
+        outcome = VariantOutcome(task.key, compressed.storage.plan.name, layers)
         if task.dataset is not None:
             dataset = open_dataset(task.dataset)
             for formats in task.formats:
-                evaluated = accuracy_stage(compressed.entry, compressed.network, compressed.model,
+                evaluated = accuracy_stage(compressed.entry, compressed.network, compressed.storage,
                                            AccuracyRequest(formats, dataset, task.frames))
                 outcome.accuracy[astuple(formats)] = VariantAccuracy(evaluated.figures(),
                                                                      evaluated.accuracy.activation_density)

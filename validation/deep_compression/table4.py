@@ -100,7 +100,7 @@ def markdown(rows: list[dict], total: dict) -> str:
 def compute() -> dict:
     from accelsim.pipeline.compression import CompressionRequest, compress_stage
 
-    cm = compress_stage(CompressionRequest.of(MODEL, PLAN)).model
+    cm = compress_stage(CompressionRequest.of(MODEL, PLAN)).storage
     table = cm.table().to_dict("records")
     rows = rows_from_table(table)
     return {"model": MODEL, "plan": PLAN, "provenance": {k: str(v) for k, v in cm.provenance.items()},
