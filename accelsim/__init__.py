@@ -4,8 +4,9 @@ Data flows one way: config -> compression -> workload -> simulation -> results -
 """
 
 from accelsim.cache.location import default_numba_cache_dir
+from accelsim.version import __version__
 
-__version__ = "0.1.0"
+__all__ = ["__version__"]
 
 # Numba reads NUMBA_CACHE_DIR once, when first imported, and accelsim's kernels import it: set before
 # any of them is imported, so that compiled kernels go to the user cache directory, not the package.

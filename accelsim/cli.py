@@ -280,8 +280,8 @@ def train(out, seed, train_frames, val_frames, epochs, eval_frames) -> None:
     splits of the synthetic scenes, then writes proposals.npz, weights.pt, detector.json and
     MODEL_CARD.md (data, seed, command, measured miss rates) into the output folder.
     """
-    from accelsim.train import TrainSettings, train_detector, write_model_card
     from accelsim.model import get_model
+    from accelsim.train import TrainSettings, train_detector, write_model_card
 
     folder = Path(out) if out else get_model(DEFAULT_MODEL).detector_dir
     settings = TrainSettings(seed=seed, train_frames=train_frames, val_frames=val_frames, epochs=epochs)

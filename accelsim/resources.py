@@ -30,6 +30,11 @@ def models_dir() -> Path:
     return project_root() / "models"
 
 
+def tech_dir() -> Path:
+    """Where shipped energy/area tables live."""
+    return hwconfigs_dir() / "tech"
+
+
 def resolve_named_file(arg: str | os.PathLike, folder: Path, kind: str, suffixes=(".yaml", ".yml")) -> Path:
     """Return the file for ``arg``: an existing path, or the name of a shipped file in ``folder``."""
     path = Path(arg)

@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from accelsim.version import __version__
+
 FORMAT_VERSION = 1
 _MAGIC = b"accelsim-cache-entry "
 _MAX_HEADER_BYTES = 4096  # far above a real header; bounds the search in a foreign file
@@ -36,8 +38,6 @@ class Expected:
 
 
 def pack(expected: Expected, payload: bytes) -> bytes:
-    from accelsim import __version__  # at call time: accelsim/__init__ imports this package
-
     header = {
         "kind": expected.kind, "key": expected.key, "codec": expected.codec,
         "payload_bytes": len(payload), "payload_sha256": hashlib.sha256(payload).hexdigest(),

@@ -12,7 +12,6 @@ from accelsim.config.hardware import (
     TablesConfig,
     load_hwconfig,
     parse_hwconfig,
-    tech_dir,
 )
 
 __all__ = [
@@ -27,5 +26,4 @@ __all__ = [
     "TablesConfig",
     "load_hwconfig",
     "parse_hwconfig",
-    "tech_dir",
 ]

@@ -38,16 +38,11 @@ from pydantic import (
 
 from accelsim.config.dram import PRESETS, DramConfig, unknown_preset_message
 from accelsim.errors import AccelsimError, ConfigError
-from accelsim.resources import hwconfigs_dir, resolve_named_file
+from accelsim.resources import hwconfigs_dir, resolve_named_file, tech_dir
 from accelsim.units import Frequency, Length, PositiveBytes, UnitError, format_quantity, parse_bytes
 from accelsim.yamlio import load_yaml
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
-
-
-def tech_dir() -> Path:
-    """Where shipped energy/area tables live."""
-    return hwconfigs_dir() / "tech"
 
 
 # --- SRAM shares: a size or a fraction of the SRAM -----------------------------------------------

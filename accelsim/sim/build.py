@@ -11,6 +11,7 @@ added to the background power (both are paid whether or not data moves).
 from __future__ import annotations
 
 from accelsim.config import HardwareConfig
+from accelsim.errors import ConfigError
 from accelsim.sim.accelerator import Accelerator, Energies
 from accelsim.sim.dram import DramEnergy, DramTiming
 from accelsim.sim.sram import SramGeometry
@@ -60,8 +61,6 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
 
 def check_decoders(cfg: HardwareConfig, layers, source: str) -> None:
     """Refuse, before simulating, a codebook larger than the decoders' tables."""
-    from accelsim.errors import ConfigError
-
     for layer in layers:
         entries = 0 if layer.profile is None else layer.profile.codebook_entries
         if entries > cfg.decoders.entries:

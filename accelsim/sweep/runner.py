@@ -36,7 +36,9 @@ from accelsim.pipeline.compression import CompressionRequest, compress_stage
 from accelsim.pipeline.simulation import prepare_target, simulate_stage, simulated_proposals
 from accelsim.results.records import AccuracyFigures, Design, DesignPointSummary, SweepPoint
 from accelsim.results.schema import cell
+from accelsim.sweep import analysis
 from accelsim.sweep.spec import DesignPoint, Sweep
+from accelsim.sweep.store import SweepStore
 from accelsim.workload import build_workload
 
 POINTS_PER_TASK = 16  # large enough to amortise shipping a workload (a few MB) to a worker
@@ -351,9 +353,6 @@ def run_sweep(sweep: Sweep, out: Path, *, executor: str = "local", workers: int 
               per_layer: bool = False, progress: SweepProgress | None = None, spec_text: str = "") -> dict:
     """Run (or resume) ``sweep`` into the store in ``out``, then write the tables, Pareto front and
     recommendation there. Returns a summary dict."""
-    from accelsim.sweep import analysis
-    from accelsim.sweep.store import SweepStore
-
     progress = progress or SweepProgress()
     t0 = time.perf_counter()
     with SweepStore.open(out, sweep.spec_hash, spec_text, resume=resume) as store:

@@ -6,7 +6,7 @@
 """
 
 from accelsim.tech.model import TechModel
-from accelsim.tech.tables import Entry, Table, TableError, TableRangeError, load_table, tables_dir
+from accelsim.tech.tables import Entry, Table, TableError, TableRangeError, load_table
 
 
 def lookup(table: str, component: str, action: str, **params) -> Entry:
@@ -15,4 +15,4 @@ def lookup(table: str, component: str, action: str, **params) -> Entry:
     return load_table(table).lookup(component, action, **params)
 
 
-__all__ = ["Entry", "Table", "TableError", "TableRangeError", "TechModel", "load_table", "lookup", "tables_dir"]
+__all__ = ["Entry", "Table", "TableError", "TableRangeError", "TechModel", "load_table", "lookup"]

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from accelsim.errors import AccelsimError
+from accelsim.resources import tech_dir
 from accelsim.units import convert, format_quantity, unit_kind
 from accelsim.yamlio import format_validation_error, load_yaml
 
@@ -324,19 +325,13 @@ def _from_grid(parsed: _GridFile, path: Path) -> Table:
     return Table(parsed.name, path, parsed.description, records, {c: interp for c in components})
 
 
-def tables_dir() -> Path:
-    from accelsim.config.hardware import tech_dir
-
-    return tech_dir()
-
-
 def load_table(arg: str | Path) -> Table:
     """A shipped table by name (``cacti-sram``) or a table file by path."""
     path = Path(arg)
     if not path.is_file():
-        path = tables_dir() / f"{arg}.yaml"
+        path = tech_dir() / f"{arg}.yaml"
         if not path.is_file():
-            shipped = sorted(p.stem for p in tables_dir().glob("*.yaml"))
+            shipped = sorted(p.stem for p in tech_dir().glob("*.yaml"))
             raise TableError(f"energy table '{arg}' is neither a file nor a shipped table; shipped: {', '.join(shipped) or 'none'}")
     return _load_path(path.resolve(), path.stat().st_mtime_ns)
 
