@@ -191,14 +191,15 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out) -> None:  # no
     from accelsim.detect.functional import NumberFormats
     from accelsim.model import get_model
     from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage, require_detector
-    from accelsim.pipeline.compression import CompressionRequest, compress_stage, uncompressed
+    from accelsim.pipeline.compression import CompressionRequest, compress_stage
 
     plan_arg = _plan_for(model_name, plan_arg)
     formats = NumberFormats.from_hardware(load_hwconfig(hw)) if hw else NumberFormats.float32()
     request = AccuracyRequest.of(formats, dataset, frames)
     require_detector(get_model(model_name))  # before minutes of compression
     if plan_arg == "none":
-        (entry, network), cm = uncompressed(model_name, weights), None
+        entry, cm = get_model(model_name), None
+        network = entry.build(weights)
     else:
         compressed = compress_stage(CompressionRequest.of(model_name, plan_arg, weights), progress=_progress)
         entry, network, cm = compressed.entry, compressed.network, compressed.storage

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 from accelsim.compress.plan import CompressionPlan, load_plan
 from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage
-from accelsim.pipeline.compression import CompressionRequest, compress_stage, uncompressed
+from accelsim.model import get_model
+from accelsim.pipeline.compression import CompressionRequest, compress_stage
 from accelsim.results.records import TradeoffRow
 
 
@@ -67,7 +68,8 @@ def tradeoff(model_name: str, plan_arg: str, request: AccuracyRequest, clusters:
         if progress:
             progress(f"trade-off: {label}")
         if plan is None:
-            (entry, network), cm = uncompressed(model_name), None
+            entry, cm = get_model(model_name), None
+            network = entry.build()
             size = sum(p.numel() for p in network.parameters()) * 4
             kept = 1.0
         else:

@@ -9,13 +9,12 @@ chosen, and the code that evaluates. Hardware-only changes therefore never re-ev
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from accelsim.cache import Cache, default_cache, file_digest, key_of, source_digest
+from accelsim.cache import Cache, JsonCodec, default_cache, file_digest, key_of, source_digest
 from accelsim.compress import CompressedModel
 from accelsim.detect.datasets import first_frames, open_dataset
 from accelsim.detect.evaluate import Accuracy, functional_detector, run_detector
@@ -70,15 +69,17 @@ def require_detector(entry: ModelEntry) -> None:
 
 
 class _AccuracyCodec:
+    """An `Accuracy` as JSON, its miss-rate curve as columns."""
+
     name = "accuracy-json"
 
     def encode(self, value: Accuracy) -> bytes:
         raw = asdict(value)
         raw["curve"] = value.curve.to_dict(orient="list")
-        return json.dumps(raw).encode()
+        return JsonCodec().encode(raw)
 
     def decode(self, data: bytes) -> Accuracy:
-        raw = json.loads(data)
+        raw = JsonCodec().decode(data)
         raw["curve"] = pd.DataFrame(raw["curve"])
         return Accuracy(**raw)
 
@@ -90,7 +91,9 @@ def accuracy_stage(entry: ModelEntry, network, compressed: CompressedModel | Non
     require_detector(entry)
     frames = first_frames(request.dataset, request.frame_count)
     detector_files = [file_digest(entry.detector_dir / name) for name in ("proposals.npz", "detector.json")]
-    content = [[file_digest(source) for source in frame.sources] for frame in frames]
+    # Frames share their files (a Caltech video's .seq and .vbb hold hundreds): digest each file once.
+    digests = {source: file_digest(source) for source in dict.fromkeys(s for f in frames for s in f.sources)}
+    content = [[digests[source] for source in frame.sources] for frame in frames]
     key = key_of(weights_digest(network), detector_files, str(request.formats), repr(request.formats),
                  compressed.plan.to_dict() if compressed is not None else None, request.dataset.name,
                  [f.frame_id for f in frames], content,

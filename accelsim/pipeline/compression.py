@@ -98,10 +98,3 @@ def load_compressed(path: str | Path) -> Compressed:
     storage = load(path)
     entry = get_model(storage.model)
     return Compressed(entry, storage.load_into(entry.build()), storage, True, 0.0)
-
-
-def uncompressed(model: str, weights: str | Path | None = None) -> tuple[ModelEntry, nn.Module]:
-    """The catalogue entry and its network with the given (or shipped, or seeded) weights, uncompressed."""
-    entry = get_model(model)
-    return entry, entry.build(weights)
-

@@ -153,10 +153,6 @@ def simulate_frame(layers: list[Layer], accel: Accelerator, proposals: int,
     return FrameResult(rows, _figures(rows, plan, streams, accel, proposals, cold, layers))
 
 
-_COUNTS = ("macs", "macs_executed", "cycles", "mac_cycles", "decoder_cycles", "conflict_cycles", "dram_cycles",
-           "dram_read_bytes", "dram_write_bytes", "dram_row_hits", "dram_row_misses", "sram_read_bytes",
-           "sram_write_bytes", "decoder_lookups", "events", "energy_dram_pj", "energy_sram_pj", "energy_decoder_pj",
-           "energy_mac_pj", "energy_leakage_pj")
 _ENERGY = ("energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj")
 # What limits a layer: the largest of these, named as `LayerRow.bound` says.
 _LIMITS = {"mac_cycles": "compute", "decoder_cycles": "decoder", "dram_cycles": "dram", "conflict_cycles": "sram-banks"}
@@ -222,7 +218,7 @@ def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, ac
     if s is None:
         weight_bytes = streams[m.layer.name].total_bytes if m.layer.name in streams else 0
         sums[m.layer.name] = s = _LayerSums(m.layer, weight_bytes, m.pinned, m.order, m.weight_tiles, m.input_tiles,
-                                            dict.fromkeys(_COUNTS, 0))
+                                            dict.fromkeys(values, 0))
     for k, v in values.items():
         s.counts[k] += v
 
