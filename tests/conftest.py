@@ -1,9 +1,15 @@
 """Shared test settings.
 
 CI runs property tests derandomized, so that a green main stays green; local runs keep exploring.
+
+The suite runs against a cache of its own, empty at the start of every session, as CI's is: a test
+that expects a stage to compute (and to print its progress) must not find it done by an earlier run,
+and tests must not fill or damage the user's cache. Subprocesses inherit it through the environment.
 """
 
 import os
+import shutil
+import tempfile
 
 import pytest
 import torch
@@ -12,6 +18,15 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+def pytest_configure(config):
+    config.accelsim_cache = tempfile.mkdtemp(prefix="accelsim-test-cache-")
+    os.environ["ACCELSIM_CACHE_DIR"] = config.accelsim_cache
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "accelsim_cache", ""), ignore_errors=True)
 
 
 @pytest.fixture
