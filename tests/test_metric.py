@@ -297,15 +297,36 @@ def test_fppi_exactly_on_reference_point_counts():
     assert res.lamr == pytest.approx(0.99, rel=1e-12)
 
 
-def test_equal_scores_form_one_operating_point():
-    # Across frames, an FP and a TP with the same score are one threshold: the curve has one row
-    # (fppi 1, miss 0) and the point r = .01 cannot read the TP without the FP -> miss 1 there.
-    # Stepping through them one by one (TP first) would give miss 0 at fppi 0 everywhere.
+def test_equal_scores_are_stepped_one_by_one_in_frame_order():
+    # compRoc makes one point per detection: a TP and an FP with the same score are two points, in
+    # frame order. Frame 0's TP comes first -> (fppi 0, miss 0); frame 1's FP -> (.5, 0).
     gt = [[A((100, 100, 41, 100))], []]
     res = evaluate(gt, [dets((100, 100, 41, 100, 0.5)), dets((400, 100, 41, 100, 0.5))])
-    assert res.curve.values.tolist() == [[0.5, 0.5, 0.0]]  # 1 FP over 2 frames -> fppi .5
-    # points .01 .. .316 (7) -> 1.0; .562 and 1 -> 0 -> 1e-10
-    assert res.lamr == pytest.approx(1e-10 ** (2 / 9), rel=1e-9)
+    assert res.curve.values.tolist() == [[0.5, 0.0, 0.0], [0.5, 0.5, 0.0]]
+    # every reference point reads miss 0 -> 1e-10 (the floor)
+    assert res.lamr == pytest.approx(1e-10, rel=1e-9)
+
+
+def test_tied_scores_hand_computed_as_comproc():
+    # 4 frames, 3 positives (frames 0, 1 and 3); every detection scores 0.5.
+    #   frame 0: TP            frame 1: FP then TP (as given)     frame 2: FP     frame 3: nothing found
+    # compRoc's points, one per detection in frame order (fppi = FP/4, recall = TP/3):
+    #   TP (0, 1/3)   FP (.25, 1/3)   TP (.25, 2/3)   FP (.5, 2/3)
+    # References .01 .. .178 (6 of them) read the first point: miss 2/3.
+    # .316 reads (.25, 2/3) and .562, 1 read (.5, 2/3): miss 1/3.
+    # LAMR = (2/3)^(6/9) * (1/3)^(3/9) = 0.529134...
+    # One point per distinct score would give a single point (.5, 2/3): (1/3)^(2/9) = 0.7832.
+    gt = [[A((100, 100, 41, 100))], [A((100, 100, 41, 100))], [], [A((300, 100, 41, 100))]]
+    d = [dets((100, 100, 41, 100, 0.5)),
+         dets((400, 100, 41, 100, 0.5), (100, 100, 41, 100, 0.5)),
+         dets((400, 100, 41, 100, 0.5)),
+         dets()]
+    res = evaluate(gt, d)
+    expected = (2 / 3) ** (6 / 9) * (1 / 3) ** (3 / 9)
+    assert expected == pytest.approx(0.529134, abs=1e-6)
+    assert res.lamr == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(res.curve[["fppi", "miss_rate"]].to_numpy(),
+                               [[0, 2 / 3], [0.25, 2 / 3], [0.25, 1 / 3], [0.5, 1 / 3]], rtol=1e-15)
 
 
 # --- errors ------------------------------------------------------------------------------------------

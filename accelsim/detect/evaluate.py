@@ -25,7 +25,8 @@ from accelsim.detect.crops import crop, image_tensor
 from accelsim.detect.datasets.synthetic import SyntheticScenes
 from accelsim.detect.detector import Detector
 from accelsim.detect.functional import FunctionalClassifier, NumberFormats
-from accelsim.detect.metric import REASONABLE, evaluate
+from accelsim.detect.evidence import Evidence
+from accelsim.detect.metric import REASONABLE, match_all
 from accelsim.detect.proposals import ProposalModel
 from accelsim.detect.types import Frame
 from accelsim.errors import DatasetError
@@ -33,18 +34,34 @@ from accelsim.errors import DatasetError
 CALIBRATION_FRAMES = 16  # synthetic 'val' frames whose proposal crops calibrate activation ranges
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Accuracy:
     dataset: str
-    frames_evaluated: int
-    miss_rate_lamr: float  # log-average miss rate, Caltech 'reasonable', in [0, 1]
-    positives: int  # ground-truth pedestrians that count (reasonable subset)
+    formats: str
     proposals_per_frame: float  # mean over the evaluated frames
     detections_per_frame: float
-    formats: str
     activation_density: dict[str, float]  # fraction of non-zero input activations per conv/fc layer
     saturation: dict[str, float]  # fraction of values clipped per quantisation point
-    curve: pd.DataFrame  # score_threshold, fppi, miss_rate
+    evidence: Evidence  # every frame's detections and ground truth: all miss rates derive from it
+
+    @property
+    def frames_evaluated(self) -> int:
+        return self.evidence.frames
+
+    @property
+    def positives(self) -> int:
+        """Ground-truth pedestrians that count (reasonable subset)."""
+        return self.evidence.matched().positive_count
+
+    @property
+    def miss_rate_lamr(self) -> float:
+        """Log-average miss rate, Caltech 'reasonable', in [0, 1]."""
+        return self.evidence.matched().lamr()
+
+    @property
+    def curve(self) -> pd.DataFrame:
+        """score_threshold, fppi, miss_rate: one row per counted detection (Caltech 'reasonable')."""
+        return self.evidence.matched().curve()
 
 
 def calibration_crops(proposals: ProposalModel, detector_crop, frames: Sequence[Frame]) -> torch.Tensor:
@@ -121,12 +138,13 @@ def run_detector(detector: Detector, classifier: FunctionalClassifier, frames: S
             elapsed = time.perf_counter() - t0
             progress(f"evaluating {dataset}: {i + 1}/{len(frames)} frames, {elapsed:.0f} s, "
                      f"eta {elapsed / (i + 1) * (len(frames) - i - 1):.0f} s")
+    evidence = Evidence(tuple(f.frame_id for f in frames), tuple(f.objects for f in frames), tuple(detections),
+                        tuple(dict(getattr(f, "conditions", {})) for f in frames))
     try:
-        result = evaluate([f.objects for f in frames], detections, REASONABLE)
+        match_all(evidence.ground_truth, evidence.detections, REASONABLE)
     except ValueError as exc:  # no pedestrian in the frames that the protocol counts
         raise DatasetError(f"{dataset}, first {len(frames)} frames: {exc}; evaluate more frames") from None
     return Accuracy(
-        dataset=dataset, frames_evaluated=len(frames), miss_rate_lamr=float(result.lamr), positives=result.positives,
-        proposals_per_frame=float(np.mean(n_props)), detections_per_frame=float(np.mean([len(d) for d in detections])),
-        formats=str(classifier.formats), activation_density=classifier.density_by_layer(),
-        saturation=classifier.saturation(), curve=result.curve)
+        dataset=dataset, formats=str(classifier.formats), proposals_per_frame=float(np.mean(n_props)),
+        detections_per_frame=float(np.mean([len(d) for d in detections])),
+        activation_density=classifier.density_by_layer(), saturation=classifier.saturation(), evidence=evidence)

@@ -24,15 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from accelsim.detect.roc import log_average_miss_rate
 from accelsim.detect.types import Annotation, as_detections
 
 # 10^(-2:0.25:0). Written as exact quarter powers so that 10**-2 is the double nearest 0.01: an FPPI of
 # exactly 1/100 then counts as "not above" the first reference point, as it does in MATLAB.
 _CALTECH_FPPI_POINTS = tuple(10.0 ** (k / 4) for k in range(-8, 1))
-
-# acfTest.m averages log(max(1e-10, miss)). dbEval.m v3.2.1 itself does not clip, so a perfect detector
-# scores exactly 0 there and 1e-10 ** (k/9) here; the clip keeps the logarithm finite.
-_MISS_RATE_FLOOR = 1e-10
 
 # dbEval's 'Reasonable' row: filter = 1.25 expands the height range for detections to [50/1.25, inf),
 # so that a detection of a 50 px person that came out a little short still counts.
@@ -41,19 +38,32 @@ _DET_HEIGHT_MARGIN = 1.25
 GT_MATCHED, GT_MISSED, GT_IGNORED = 1, 0, -1
 DET_TRUE, DET_FALSE, DET_IGNORED = 1, 0, -1
 
+_INF = float("inf")
+
 
 @dataclass(frozen=True)
 class Protocol:
-    """One Caltech evaluation setting; the defaults are the 'reasonable' subset."""
+    """One Caltech evaluation setting (one row of ``dbEval``'s experiments); the defaults are 'reasonable'.
+
+    ``min_height``/``max_height`` are its height range ``hr`` (px, ``min <= h < max``),
+    ``min_visible``/``max_visible`` its visibility range ``vr`` (``min <= ratio <= max``, tested on
+    `Annotation.visibility_ratio`, which is infinite for an unoccluded object), ``aspect_tolerance`` its
+    ``ar`` (0: no test; > 0 keeps boxes whose w/h is within it of ``aspect``, < 0 those outside it) and
+    ``height_expand`` its ``filter`` (detections are evaluated if ``min/expand <= h < max*expand``).
+    """
 
     name: str = "reasonable"
     min_height: float = 50.0  # px, ground truth height for a positive
-    min_visible: float = 0.65  # visible fraction for a positive
+    min_visible: float = 0.65  # visibility ratio for a positive
     bounds: tuple[float, float, float, float] | None = (5.0, 5.0, 635.0, 475.0)  # x0, y0, x1, y1 (px)
     aspect: float | None = 0.41  # w/h that boxes are standardised to; None = keep boxes as they are
     iou: float = 0.5  # overlap threshold, for positives and (as intersection / detection area) ignores
-    det_min_height: float | None = None  # px; None = min_height / 1.25
+    det_min_height: float | None = None  # px; None = min_height / height_expand
     fppi_points: tuple[float, ...] = field(default=_CALTECH_FPPI_POINTS)
+    max_height: float = _INF  # px, exclusive
+    max_visible: float = _INF
+    aspect_tolerance: float = 0.0
+    height_expand: float = _DET_HEIGHT_MARGIN
 
     def __post_init__(self) -> None:
         if not 0.0 < self.iou <= 1.0:
@@ -64,28 +74,58 @@ class Protocol:
             raise ValueError(f"protocol {self.name!r}: fppi_points must be positive, got {self.fppi_points}")
         if self.bounds is not None and len(self.bounds) != 4:
             raise ValueError(f"protocol {self.name!r}: bounds must be (x0, y0, x1, y1), got {self.bounds}")
+        if not self.height_expand > 0.0:
+            raise ValueError(f"protocol {self.name!r}: height_expand {self.height_expand} must be positive")
 
     @property
     def detection_min_height(self) -> float:
         """Shortest detection (px) that is evaluated."""
         if self.det_min_height is not None:
             return self.det_min_height
-        return self.min_height / _DET_HEIGHT_MARGIN
+        return self.min_height / self.height_expand
+
+    @property
+    def detection_max_height(self) -> float:
+        """Detections this tall (px) or taller are not evaluated."""
+        return self.max_height * self.height_expand
 
 
 REASONABLE = Protocol()
 
 
+def _subset(name: str, hr: tuple[float, float], vr: tuple[float, float], ar: float = 0.0) -> Protocol:
+    return Protocol(name=name, min_height=hr[0], max_height=hr[1], min_visible=vr[0], max_visible=vr[1],
+                    aspect_tolerance=ar)
+
+
+# The evaluation subsets of Caltech's dbEval.m v3.2.1 (its ``exps`` table: name, hr, vr, ar), all with
+# IoU 0.5 and filter 1.25. 'occ=none' is [inf, inf]: only objects not marked occluded.
+SUBSETS: dict[str, Protocol] = {p.name: p for p in (
+    REASONABLE,
+    _subset("all", (20, _INF), (0.2, _INF)),
+    _subset("scale=large", (100, _INF), (_INF, _INF)),
+    _subset("scale=near", (80, _INF), (_INF, _INF)),
+    _subset("scale=medium", (30, 80), (_INF, _INF)),
+    _subset("scale=far", (20, 30), (_INF, _INF)),
+    _subset("occ=none", (50, _INF), (_INF, _INF)),
+    _subset("occ=partial", (50, _INF), (0.65, 1.0)),
+    _subset("occ=heavy", (50, _INF), (0.2, 0.65)),
+    _subset("ar=all", (50, _INF), (_INF, _INF)),
+    _subset("ar=typical", (50, _INF), (_INF, _INF), 0.1),
+    _subset("ar=atypical", (50, _INF), (_INF, _INF), -0.1),
+)}
+
+
 @dataclass(frozen=True, eq=False)  # eq would compare DataFrames, which have no single truth value
 class MissRateResult:
     lamr: float  # log-average miss rate in [0, 1]
-    curve: pd.DataFrame  # score_threshold, fppi, miss_rate; a row per distinct score of a TP or FP, descending
+    curve: pd.DataFrame  # score_threshold, fppi, miss_rate: a row per counted detection, as compRoc makes them
     frames: int
     positives: int  # non-ignored ground truth boxes
     protocol: str
 
     def miss_rate_at(self, fppi: float) -> float:
-        """Miss rate of the lowest-miss operating point whose FPPI is not above ``fppi`` (unclipped);
+        """Miss rate of the last operating point whose FPPI is not above ``fppi`` (unclipped);
         1.0 when even the strictest threshold gives more false positives per image than that."""
         return _miss_rate_at(self.curve["fppi"].to_numpy(), self.curve["miss_rate"].to_numpy(), fppi)
 
@@ -105,10 +145,16 @@ def resize_to_aspect(boxes: np.ndarray, aspect: float | None) -> np.ndarray:
 
 
 def is_positive(ann: Annotation, protocol: Protocol = REASONABLE) -> bool:
-    """Whether a ground truth box counts (True) or is an ignore region (False)."""
+    """Whether a ground truth box counts (True) or is an ignore region (False): ``filterGtFun``."""
     x, y, w, h = ann.box
-    if ann.label != "person" or h < protocol.min_height or ann.visible < protocol.min_visible:
+    if ann.label != "person" or not protocol.min_height <= h < protocol.max_height:
         return False
+    if not protocol.min_visible <= ann.visibility_ratio <= protocol.max_visible:
+        return False
+    if protocol.aspect_tolerance != 0.0:
+        tol = protocol.aspect_tolerance
+        if not np.sign(tol) * abs(w / h - (protocol.aspect or 0.41)) < tol:
+            return False
     if protocol.bounds is not None:
         # filterGtFun tests the box as annotated, before the aspect standardisation.
         x0, y0, x1, y1 = protocol.bounds
@@ -138,14 +184,29 @@ def _overlaps(dets: np.ndarray, gts: np.ndarray, ignore: np.ndarray) -> np.ndarr
     return out
 
 
+@dataclass(frozen=True)
+class FrameMatch:
+    """How one frame's boxes matched (``bbGt>evalRes``), in the order the boxes were given."""
+
+    gt_flags: np.ndarray  # int8: 1 matched, 0 missed, -1 ignore region
+    det_flags: np.ndarray  # int8: 1 true positive, 0 false positive, -1 not counted
+    det_match: np.ndarray  # int64: index of the ground truth box a detection matched, -1 for none
+
+
 def match_frame(
     gt: Sequence[Annotation], dets: np.ndarray, protocol: Protocol = REASONABLE
 ) -> tuple[np.ndarray, np.ndarray]:
+    """``(gt_flags, det_flags)`` of `match_boxes`."""
+    m = match_boxes(gt, dets, protocol)
+    return m.gt_flags, m.det_flags
+
+
+def match_boxes(gt: Sequence[Annotation], dets: np.ndarray, protocol: Protocol = REASONABLE) -> FrameMatch:
     """Match one frame's detections to its ground truth the way ``bbGt>evalRes`` does.
 
-    Returns ``(gt_flags, det_flags)`` as int8 arrays in the order given: ground truth 1 matched,
-    0 missed, -1 ignore region; detections 1 true positive, 0 false positive, -1 not counted (it fell
-    on an ignore region, or it is shorter than the protocol's detection height and was dropped).
+    Ground truth is 1 matched, 0 missed, -1 ignore region; detections 1 true positive, 0 false
+    positive, -1 not counted (it fell on an ignore region, or its height is outside the protocol's
+    detection range and it was dropped).
 
     Detections are taken by descending score (stable, like MATLAB's sort, so equal scores keep their
     given order). Each takes the unmatched positive of highest IoU, if that is at least ``iou``; on a
@@ -163,10 +224,12 @@ def match_frame(
 
     gt_flags = np.where(positive, GT_MISSED, GT_IGNORED).astype(np.int8)
     det_flags = np.full(n_det, DET_IGNORED, dtype=np.int8)
+    det_match = np.full(n_det, -1, dtype=np.int64)
 
     boxes = resize_to_aspect(dets[:, :4], protocol.aspect)
-    # evalAlgs: bb(:,4) >= hr(1) & bb(:,4) < hr(2), with hr(2) = inf * 1.25 for every 'reasonable' run.
-    kept = np.flatnonzero(boxes[:, 3] >= protocol.detection_min_height)
+    # evalAlgs: bb(:,4) >= hr(1)/filter & bb(:,4) < hr(2)*filter
+    kept = np.flatnonzero((boxes[:, 3] >= protocol.detection_min_height)
+                          & (boxes[:, 3] < protocol.detection_max_height))
     order = kept[np.argsort(-dets[kept, 4], kind="stable")]
 
     pos_idx = np.flatnonzero(positive)
@@ -187,7 +250,63 @@ def match_frame(
             free[j] = False
             gt_flags[pos_idx[j]] = GT_MATCHED
             det_flags[order[row]] = DET_TRUE
-    return gt_flags, det_flags
+            det_match[order[row]] = pos_idx[j]
+    return FrameMatch(gt_flags, det_flags, det_match)
+
+
+@dataclass(frozen=True, eq=False)
+class Matched:
+    """The counted detections of an evaluation in ``compRoc``'s order, and the positives of each frame:
+    everything the log-average miss rate, its curve and its bootstrap intervals need.
+
+    The order is descending score, ties kept in frame order and, within a frame, in the order given
+    (MATLAB's stable sort of the frames' results concatenated in frame order).
+    """
+
+    frames: int
+    positives: np.ndarray  # int64 (frames,): positives of each frame
+    frame: np.ndarray  # int64 (n,): frame index of each counted detection
+    score: np.ndarray  # float64 (n,)
+    true_positive: np.ndarray  # bool (n,)
+
+    @classmethod
+    def of(cls, frames: Sequence[tuple[FrameMatch, np.ndarray]]) -> Matched:
+        """From each frame's match and its (n, 5) detections."""
+        positives = np.array([int(np.count_nonzero(m.gt_flags != GT_IGNORED)) for m, _ in frames], dtype=np.int64)
+        idx, score, tp = [], [], []
+        for i, (m, dets) in enumerate(frames):
+            counted = m.det_flags != DET_IGNORED
+            idx.append(np.full(int(counted.sum()), i, dtype=np.int64))
+            score.append(as_detections(dets)[counted, 4])
+            tp.append(m.det_flags[counted] == DET_TRUE)
+        if not frames:
+            return cls(0, positives, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool))
+        score_all = np.concatenate(score)
+        order = np.argsort(-score_all, kind="stable")
+        return cls(len(frames), positives, np.concatenate(idx)[order], score_all[order], np.concatenate(tp)[order])
+
+    def subset(self, keep: np.ndarray) -> Matched:
+        """The evaluation restricted to the frames where ``keep`` (bool, per frame) holds, renumbered."""
+        keep = np.asarray(keep, dtype=bool)
+        new_index = np.cumsum(keep) - 1
+        rows = keep[self.frame]
+        return Matched(int(keep.sum()), self.positives[keep], new_index[self.frame[rows]], self.score[rows],
+                       self.true_positive[rows])
+
+    @property
+    def positive_count(self) -> int:
+        return int(self.positives.sum())
+
+    def curve(self) -> pd.DataFrame:
+        """One row per counted detection, as ``compRoc`` makes its points."""
+        tp = np.cumsum(self.true_positive)
+        fp = np.cumsum(~self.true_positive)
+        return pd.DataFrame({"score_threshold": self.score, "fppi": fp / max(self.frames, 1),
+                             "miss_rate": 1.0 - tp / max(self.positive_count, 1)})
+
+    def lamr(self, fppi_points: Sequence[float] = _CALTECH_FPPI_POINTS) -> float:
+        """The log-average miss rate (``compRoc`` then ``exp(mean(log(max(1e-10, miss))))``)."""
+        return float(log_average_miss_rate(self.frame, self.score, self.true_positive, self.positives, fppi_points))
 
 
 def evaluate(
@@ -197,58 +316,38 @@ def evaluate(
 ) -> MissRateResult:
     """Log-average miss rate of ``detections`` (one (n, 5) array per frame) against ``ground_truth``.
 
-    All counted detections of all frames are pooled and swept by descending score (compRoc); each
-    distinct score is one operating point with FPPI = false positives / frames and miss rate =
-    1 - true positives / positives. Sweeping whole groups of equal scores (compRoc steps through them
-    one by one, in file order) makes the result independent of the order of frames and detections.
-    At each reference FPPI the miss rate is that of the point with the largest FPPI not above it, or
-    1.0 (no detections) when there is none; the result is the geometric mean of those miss rates,
-    each floored at 1e-10.
+    All counted detections of all frames are pooled and swept in `Matched`'s order (compRoc); each
+    detection is one operating point with FPPI = false positives so far / frames and miss rate =
+    1 - true positives so far / positives, so equal scores are stepped through one by one in frame
+    order, as the reference does. At each reference FPPI the miss rate is that of the last point whose
+    FPPI is not above it, or 1.0 (no detections) when there is none; the result is the geometric mean
+    of those miss rates, each floored at 1e-10.
     """
+    matched = match_all(ground_truth, detections, protocol)
+    return MissRateResult(lamr=matched.lamr(protocol.fppi_points), curve=matched.curve(), frames=matched.frames,
+                          positives=matched.positive_count, protocol=protocol.name)
+
+
+def match_all(ground_truth: Sequence[Sequence[Annotation]], detections: Sequence[np.ndarray],
+              protocol: Protocol = REASONABLE) -> Matched:
+    """Every frame matched under ``protocol``; refuses an evaluation with no positive."""
     if len(ground_truth) != len(detections):
         raise ValueError(
             f"ground truth has {len(ground_truth)} frames but detections have {len(detections)}"
         )
-    frames = len(ground_truth)
-    positives = 0
-    scores: list[np.ndarray] = []
-    flags: list[np.ndarray] = []
+    frames = []
     for i, (gt, dets) in enumerate(zip(ground_truth, detections, strict=True)):
         try:
-            gt_flags, det_flags = match_frame(gt, dets, protocol)
+            frames.append((match_boxes(gt, dets, protocol), dets))
         except ValueError as exc:
             raise ValueError(f"frame {i}: {exc}") from None
-        positives += int(np.count_nonzero(gt_flags != GT_IGNORED))
-        counted = det_flags != DET_IGNORED
-        scores.append(as_detections(dets)[counted, 4])
-        flags.append(det_flags[counted])
-    if positives == 0:
+    matched = Matched.of(frames)
+    if matched.positive_count == 0:
         raise ValueError(
-            f"no positive ground truth under protocol {protocol.name!r} in {frames} frames: "
+            f"no positive ground truth under protocol {protocol.name!r} in {len(frames)} frames: "
             "the miss rate is undefined (every box is an ignore region or there are no boxes)"
         )
-
-    score = np.concatenate(scores) if scores else np.zeros(0)
-    tp_flag = np.concatenate(flags) if flags else np.zeros(0, dtype=np.int8)
-    order = np.argsort(-score, kind="stable")
-    score, tp_flag = score[order], tp_flag[order]
-    tp = np.cumsum(tp_flag == DET_TRUE)
-    fp = np.cumsum(tp_flag == DET_FALSE)
-    # the last detection of each run of equal scores closes that operating point
-    last = np.flatnonzero(np.append(score[1:] != score[:-1], True)) if score.size else np.zeros(0, int)
-    curve = pd.DataFrame(
-        {
-            "score_threshold": score[last],
-            "fppi": fp[last] / frames,
-            "miss_rate": 1.0 - tp[last] / positives,
-        }
-    )
-    fppi_arr, miss_arr = curve["fppi"].to_numpy(), curve["miss_rate"].to_numpy()
-    at_points = np.array([_miss_rate_at(fppi_arr, miss_arr, r) for r in protocol.fppi_points])
-    lamr = float(np.exp(np.mean(np.log(np.maximum(_MISS_RATE_FLOOR, at_points)))))
-    return MissRateResult(
-        lamr=lamr, curve=curve, frames=frames, positives=positives, protocol=protocol.name
-    )
+    return matched
 
 
 def _miss_rate_at(fppi: np.ndarray, miss_rate: np.ndarray, ref: float) -> float:

@@ -26,12 +26,23 @@ class Annotation:
     box: tuple[float, float, float, float]  # x, y, w, h (px)
     label: str = "person"
     visible: float = 1.0
+    # Whether the annotation marks the object occluded (Caltech: it has a visible box). None: occluded
+    # exactly when less than all of it is visible.
+    occluded: bool | None = None
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
             raise ValueError(f"label '{self.label}' is not one of {LABELS}")
         if not 0.0 <= self.visible <= 1.0:
             raise ValueError(f"visible fraction {self.visible} is outside [0, 1]")
+
+    @property
+    def visibility_ratio(self) -> float:
+        """The visible fraction as Caltech's ``dbEval>filterGtFun`` tests it: infinite for an object
+        not marked occluded (its visible box is all zero there), so that the 'occ=none' subset, whose
+        range is [inf, inf], holds exactly the unoccluded pedestrians."""
+        occluded = self.visible < 1.0 if self.occluded is None else self.occluded
+        return self.visible if occluded else float("inf")
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ chosen, and the code that evaluates. Hardware-only changes therefore never re-ev
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import pandas as pd
 
@@ -18,6 +19,7 @@ from accelsim.cache import Cache, JsonCodec, default_cache, file_digest, key_of,
 from accelsim.compress import CompressedModel
 from accelsim.detect.datasets import first_frames, open_dataset
 from accelsim.detect.evaluate import Accuracy, functional_detector, run_detector
+from accelsim.detect.evidence import Evidence
 from accelsim.detect.functional import NumberFormats
 from accelsim.detect.types import Dataset
 from accelsim.errors import ModelError
@@ -69,19 +71,21 @@ def require_detector(entry: ModelEntry) -> None:
 
 
 class _AccuracyCodec:
-    """An `Accuracy` as JSON, its miss-rate curve as columns."""
+    """An `Accuracy`: its figures as JSON, then its evidence table as Parquet."""
 
-    name = "accuracy-json"
+    name = "accuracy-json+parquet"
 
     def encode(self, value: Accuracy) -> bytes:
-        raw = asdict(value)
-        raw["curve"] = value.curve.to_dict(orient="list")
-        return JsonCodec().encode(raw)
+        raw = {f.name: getattr(value, f.name) for f in fields(value) if f.name != "evidence"}
+        head = JsonCodec().encode(raw)
+        sink = io.BytesIO()
+        value.evidence.table().to_parquet(sink, index=False)
+        return len(head).to_bytes(8, "little") + head + sink.getvalue()
 
     def decode(self, data: bytes) -> Accuracy:
-        raw = JsonCodec().decode(data)
-        raw["curve"] = pd.DataFrame(raw["curve"])
-        return Accuracy(**raw)
+        n = int.from_bytes(data[:8], "little")
+        raw = JsonCodec().decode(data[8:8 + n])
+        return Accuracy(**raw, evidence=Evidence.from_table(pd.read_parquet(io.BytesIO(data[8 + n:]))))
 
 
 def accuracy_stage(entry: ModelEntry, network, compressed: CompressedModel | None, request: AccuracyRequest,

@@ -339,7 +339,8 @@ class VbbFile:
                 raise DatasetError(f"{at}: pos {list(pos)} has a non-positive width or height")
             label = self.labels[int(oid) - 1]
             out.append(Annotation(box=pos, label=label if label in LABELS else "ignore",
-                                  visible=visible_fraction(pos, posv, occl)))
+                                  visible=visible_fraction(pos, posv, occl),
+                                  occluded=bool(occl) and posv is not None and any(v != 0 for v in posv)))
         return tuple(out)
 
 
