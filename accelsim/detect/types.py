@@ -58,6 +58,10 @@ class Frame:
     # Files the pixels and annotations are read from: a cached result keys on their content. Generated
     # frames have none (their content is the generator's code and seed).
     sources: tuple[Path, ...] = field(default=(), repr=False, compare=False)
+    # What the frame shows, as (condition, value) pairs, e.g. (("lighting", "dim"), ("haze", "clear")):
+    # pairs, not a dict, so that frames stay hashable; ``dict(frame.conditions)`` looks one up. Generated
+    # frames are tagged (``synthetic.CONDITIONS`` lists the conditions); other datasets' are not.
+    conditions: tuple[tuple[str, str], ...] = ()
 
     def image(self) -> np.ndarray:
         """RGB pixels, uint8, shape (height, width, 3)."""

@@ -24,9 +24,20 @@ Distractors that look like pedestrians to a detector are part of every scene: la
 posts, tree trunks, bollards, fire hydrants, bins, A-frame shop signs, mannequins (in shop windows
 and outdoors) and person-sized vertical blobs, at the same scales as the people.
 
+Conditions
+----------
+Every frame is tagged with its conditions (``Frame.conditions``): ``lighting`` (sun, overcast, dim),
+``haze`` (clear, hazy), ``blur`` (sharp, blurred), ``noise`` (clean, noisy) and ``crowding`` (empty,
+sparse, crowded), read from what the layout stream draws, so tagging changes no frame.
+``CONDITIONS`` lists them; ``conditions`` says how each is decided and how often each value occurs.
+``SyntheticScenes.where(lighting="dim")`` (``--dataset synthetic:0:lighting=dim``) holds only the
+frames that meet every condition given, with their own frame ids.
+
 Modules
 -------
-- ``dataset``: the public API (``SyntheticScenes``, ``render_scene``, ``scene_annotations``);
+- ``dataset``: the public API (``SyntheticScenes``, ``SyntheticSubset``, ``render_scene``,
+  ``scene_annotations``);
+- ``conditions``: the conditions of a frame (``CONDITIONS``), and restrictions to them;
 - ``scene``: what a scene is (frame size, camera, street, items, groups, layout);
 - ``street``: the camera, the street and its facades, the light and the sensor, sampled;
 - ``layout``: where pedestrians, furniture, distractors and cars stand (the geometry of people);
@@ -37,7 +48,10 @@ Modules
 - ``background``, ``rendering``: the pixels; ``raster``, ``textures``: primitives and fixed fields.
 """
 
-from accelsim.detect.datasets.synthetic.dataset import SPLIT_CODES, SyntheticScenes, render_scene, scene_annotations
+from accelsim.detect.datasets.synthetic.conditions import CONDITIONS
+from accelsim.detect.datasets.synthetic.dataset import (SPLIT_CODES, SyntheticScenes, SyntheticSubset, render_scene,
+                                                        scene_annotations)
 from accelsim.detect.datasets.synthetic.scene import HEIGHT, WIDTH
 
-__all__ = ["SyntheticScenes", "render_scene", "scene_annotations", "SPLIT_CODES", "WIDTH", "HEIGHT"]
+__all__ = ["SyntheticScenes", "SyntheticSubset", "CONDITIONS", "render_scene", "scene_annotations", "SPLIT_CODES",
+           "WIDTH", "HEIGHT"]

@@ -26,7 +26,7 @@ import numpy as np
 from accelsim.detect.datasets.synthetic.figures import make_person
 from accelsim.detect.datasets.synthetic.palette import choice
 from accelsim.detect.datasets.synthetic.props import CAR_LENGTH, CAR_WIDTH, make_car, make_thing
-from accelsim.detect.datasets.synthetic.scene import HEIGHT, WIDTH, Group, Item, Layout
+from accelsim.detect.datasets.synthetic.scene import HEIGHT, WIDTH, Group, Item, Layout, Scene
 from accelsim.detect.datasets.synthetic.street import facade_at, sample_scene
 from accelsim.detect.datasets.synthetic.textures import TILE
 
@@ -66,6 +66,13 @@ def _clear_of_car(x0, x1, Z, px, pz) -> bool:
 def sample_layout(rng) -> Layout:
     """The street and everything in it, from the frame's layout stream."""
     return _LayoutSampler(rng).sample()
+
+
+def sample_scene_and_pedestrians(rng) -> tuple[Scene, int]:
+    """The first draws of ``sample_layout(rng)``: the scene and how many pedestrians it will place,
+    without placing anything (a frame's conditions need no more, at a fifth of the cost)."""
+    sampler = _LayoutSampler(rng)
+    return sampler.sc, sampler.pedestrian_count()
 
 
 class _LayoutSampler:
@@ -141,9 +148,14 @@ class _LayoutSampler:
 
     # --- pedestrians
 
+    def pedestrian_count(self) -> int:
+        """How many pedestrians the frame holds: exactly this many are placed, alone, in groups or
+        in front of one another (annotated or not)."""
+        return int(choice(self.rng, range(len(PEDESTRIANS_PER_FRAME)), PEDESTRIANS_PER_FRAME))
+
     def place_pedestrians(self):
         rng, cam = self.rng, self.cam
-        n = int(choice(rng, range(len(PEDESTRIANS_PER_FRAME)), PEDESTRIANS_PER_FRAME))
+        n = self.pedestrian_count()
         placed = 0
         while placed < n:
             H = self.person_height_m()
