@@ -139,7 +139,7 @@ def run_detector(detector: Detector, classifier: FunctionalClassifier, frames: S
             progress(f"evaluating {dataset}: {i + 1}/{len(frames)} frames, {elapsed:.0f} s, "
                      f"eta {elapsed / (i + 1) * (len(frames) - i - 1):.0f} s")
     evidence = Evidence(tuple(f.frame_id for f in frames), tuple(f.objects for f in frames), tuple(detections),
-                        tuple(dict(getattr(f, "conditions", {})) for f in frames))
+                        tuple(dict(f.conditions) for f in frames))
     try:
         match_all(evidence.ground_truth, evidence.detections, REASONABLE)
     except ValueError as exc:  # no pedestrian in the frames that the protocol counts

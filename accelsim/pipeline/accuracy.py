@@ -9,6 +9,7 @@ chosen, and the code that evaluates. Hardware-only changes therefore never re-ev
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -21,11 +22,13 @@ from accelsim.detect.datasets import first_frames, open_dataset
 from accelsim.detect.evaluate import Accuracy, functional_detector, run_detector
 from accelsim.detect.evidence import Evidence
 from accelsim.detect.functional import NumberFormats
+from accelsim.detect.intervals import DEFAULT_SPEC, Interval, IntervalSpec, lamr_interval
 from accelsim.detect.types import Dataset
 from accelsim.errors import ModelError
 from accelsim.model import ModelEntry
 from accelsim.pipeline.compression import weights_digest
-from accelsim.results.records import AccuracyFigures
+from accelsim.pipeline.subsets import subset_rows
+from accelsim.results.records import AccuracyFigures, SubsetRow
 
 Progress = Callable[[str], None]
 
@@ -37,11 +40,13 @@ DEFAULT_SYNTHETIC_FRAMES = 200
 class AccuracyRequest:
     formats: NumberFormats
     dataset: Dataset  # opened (see `open_dataset`), so that a bad one is refused before any work
-    frames: int | None = None  # first frames of the dataset; None: 200 synthetic frames, or all
+    frames: int | None = None  # first frames of the dataset; None: DEFAULT_SYNTHETIC_FRAMES synthetic frames, or all
+    intervals: IntervalSpec = DEFAULT_SPEC  # how the miss rate's interval is computed (not part of the cache key)
 
     @classmethod
-    def of(cls, formats: NumberFormats, dataset: str | Dataset, frames: int | None = None) -> AccuracyRequest:
-        return cls(formats, open_dataset(dataset) if isinstance(dataset, str) else dataset, frames)
+    def of(cls, formats: NumberFormats, dataset: str | Dataset, frames: int | None = None,
+           intervals: IntervalSpec = DEFAULT_SPEC) -> AccuracyRequest:
+        return cls(formats, open_dataset(dataset) if isinstance(dataset, str) else dataset, frames, intervals)
 
     @property
     def frame_count(self) -> int | None:
@@ -55,12 +60,23 @@ class Evaluated:
     accuracy: Accuracy
     cached: bool
     wall_s: float  # spent evaluating in this run (0 when cached)
+    intervals: IntervalSpec = DEFAULT_SPEC
+
+    @functools.cached_property
+    def interval(self) -> Interval:
+        """The 'reasonable' log-average miss rate with its bootstrap interval."""
+        return lamr_interval(self.accuracy.evidence.matched(), self.intervals)
+
+    def subsets(self) -> list[SubsetRow]:
+        return subset_rows(self.accuracy.evidence, self.intervals)
 
     def figures(self) -> AccuracyFigures:
-        a = self.accuracy
+        a, iv = self.accuracy, self.interval
         return AccuracyFigures(
             dataset=a.dataset, frames_evaluated=a.frames_evaluated, positives=a.positives,
-            miss_rate_lamr=a.miss_rate_lamr, proposals_per_frame_measured=a.proposals_per_frame,
+            miss_rate_lamr=iv.estimate, miss_rate_lamr_ci_low=iv.low, miss_rate_lamr_ci_high=iv.high,
+            confidence_level=iv.level, bootstrap_resamples=iv.resamples,
+            proposals_per_frame_measured=a.proposals_per_frame,
             detections_per_frame=a.detections_per_frame, number_formats=a.formats)
 
 
@@ -108,4 +124,4 @@ def accuracy_stage(entry: ModelEntry, network, compressed: CompressedModel | Non
         return run_detector(detector, classifier, frames, request.dataset.name, progress)
 
     found = (cache or default_cache()).get_or_compute("accuracy", key, run, _AccuracyCodec())
-    return Evaluated(found.value, found.hit, found.compute_s)
+    return Evaluated(found.value, found.hit, found.compute_s, request.intervals)

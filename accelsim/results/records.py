@@ -14,6 +14,10 @@ RUN_FILES = {
     "layers.csv": "one row per layer (LayerRow)",
     "summary.json": "the design point (DesignPointSummary): design, accuracy, simulated frame, this run",
     "miss_rate_curve.csv": "miss rate against false positives per image (CurvePoint), when a dataset was evaluated",
+    "miss_rate_curve.png": "the same curve as the standard log-log plot (and .svg), with its log-average and interval",
+    "subsets.csv": "the miss rate on each Caltech subset and each condition of the frames (SubsetRow)",
+    "detections.parquet": "per-frame evidence: every frame, ground-truth box and detection with how it matched "
+                          "(see 'Per-frame evidence' below)",
     "hwconfig.resolved.yaml": "the hardware config with every default filled in, to rerun the point",
     "table_entries.json": "the energy/area table entries behind the figures, each with its unit and source",
 }
@@ -102,6 +106,11 @@ class AccuracyFigures(Record):
     positives: int = figure("pedestrians", "ground-truth pedestrians the Caltech 'reasonable' protocol counts")
     miss_rate_lamr: float = figure("1", "log-average miss rate over 9 FPPI points in [1e-2, 1e0], Caltech "
                                    "'reasonable' (0.2 = 20%)")
+    miss_rate_lamr_ci_low: float = figure("1", "lower end of the log-average miss rate's confidence interval "
+                                          "(frame-level percentile bootstrap)")
+    miss_rate_lamr_ci_high: float = figure("1", "upper end of that interval")
+    confidence_level: float = figure("1", "confidence level of the interval (0.95 = 95%)")
+    bootstrap_resamples: int = figure("resamples", "bootstrap resamples the interval is computed from")
     proposals_per_frame_measured: float = figure("proposals", "mean region proposals per frame on the evaluated "
                                                  "frames (the simulation runs this rounded, at least 1)")
     detections_per_frame: float = figure("detections", "mean detections per frame after NMS")
@@ -187,8 +196,26 @@ class CurvePoint(Record):
 
 
 @dataclass(frozen=True)
+class SubsetRow(Record):
+    """The miss rate on one subset of the evaluation (subsets.csv): a Caltech subset (dbEval v3.2.1's
+    height, visibility and aspect ranges, every frame) or a condition of the frames (Caltech
+    'reasonable' on the frames with that condition)."""
+
+    TITLE = "subset"
+
+    subset: str = figure("", "reasonable, all, scale=near|medium|far, occ=none|partial|heavy, or condition=value")
+    subset_kind: str = figure("", "caltech (a ground-truth filter) or condition (a set of frames)")
+    frames: int = figure("frames", "frames the subset's miss rate is over")
+    positives: int = figure("pedestrians", "ground-truth pedestrians the subset counts")
+    miss_rate_lamr: float | None = figure("1", "log-average miss rate on the subset (None without positives)")
+    miss_rate_lamr_ci_low: float | None = figure("1", "lower end of its confidence interval")
+    miss_rate_lamr_ci_high: float | None = figure("1", "upper end of its confidence interval")
+
+
+@dataclass(frozen=True)
 class TradeoffRow(Record):
-    """One compression variant of `accelsim tradeoff` (tradeoff.csv)."""
+    """One compression variant on one subset of `accelsim tradeoff` (tradeoff.csv), against the reference
+    variant on the same frames."""
 
     TITLE = "trade-off"
 
@@ -196,9 +223,20 @@ class TradeoffRow(Record):
     plan: str = figure("", "plan name of the variant (none for the dense model)")
     kept_fraction: float = figure("1", "weights kept after pruning")
     compressed_kib: float = figure("KiB", "stored size of the compressed model (dense fp32 for the dense row)")
-    miss_rate_lamr: float = figure("1", "log-average miss rate, Caltech 'reasonable'")
+    subset: str = figure("", "subset of the evaluation the miss rate is on (see SubsetRow)")
+    frames: int = figure("frames", "frames the subset's miss rate is over")
+    positives: int = figure("pedestrians", "ground-truth pedestrians the subset counts")
+    miss_rate_lamr: float | None = figure("1", "log-average miss rate on the subset")
+    miss_rate_lamr_ci_low: float | None = figure("1", "lower end of its confidence interval")
+    miss_rate_lamr_ci_high: float | None = figure("1", "upper end of its confidence interval")
+    reference: str = figure("", "the variant this row is compared with (the dense model in the same formats)")
+    delta_vs_reference: float | None = figure("1", "miss rate minus the reference's, same frames (+0.02 = 2 "
+                                              "points worse)")
+    delta_ci_low: float | None = figure("1", "lower end of the paired bootstrap interval of that difference")
+    delta_ci_high: float | None = figure("1", "upper end of that interval")
+    distinguishable: bool | None = figure("", "the interval of the difference excludes 0 at the confidence level")
+    confidence_level: float = figure("1", "confidence level of the intervals (0.95 = 95%)")
     dataset: str = figure("", "dataset and split evaluated")
-    frames_evaluated: int = figure("frames", "frames the detector ran on")
     number_formats: str = figure("", "number formats the classifier ran in")
 
 
