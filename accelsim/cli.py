@@ -90,6 +90,24 @@ def hwconfigs() -> None:
 
 
 DEFAULT_MODEL = "deepped-small"
+# `accelsim.detect.datasets.SPEC_HELP` (a test keeps them equal): importing that package for --help
+# would cost a fifth of a second.
+DATASET_SPEC = "synthetic[:SEED][:KEY=VALUE,...] | caltech:DIR | coco:FILE"
+
+
+def _interval_options(fn):
+    """--confidence and --resamples: how the miss rate's bootstrap interval is computed."""
+    fn = click.option("--resamples", type=click.IntRange(min=100), default=1000, show_default=True,
+                      help="Bootstrap resamples of the frames for the miss rate's interval.")(fn)
+    return click.option("--confidence", type=click.FloatRange(0.5, 1.0, max_open=True), default=0.95,
+                        show_default=True, help="Confidence level of the miss rate's interval (percentile bootstrap "
+                        "over frames).")(fn)
+
+
+def _intervals(confidence: float, resamples: int):
+    from accelsim.detect.intervals import IntervalSpec
+
+    return IntervalSpec(level=confidence, resamples=resamples)
 
 
 def _plan_for(model_name: str, plan_arg: str | None) -> str:
@@ -121,14 +139,18 @@ def _dataset_for(model_name: str, dataset: str | None) -> str | None:
 @click.option("--plan", "plan_arg", help="Plan name or YAML path. Default: the model's shipped plan.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="State-dict file for the model.")
 @click.option("--compressed", type=click.Path(dir_okay=False), help="Use this `accelsim compress` output instead of compressing.")
-@click.option("--dataset", metavar="SPEC", help="synthetic[:SEED] | caltech:DIR | coco:FILE | none. Default: synthetic for "
+@click.option("--dataset", metavar="SPEC", help=f"{DATASET_SPEC} | none. Default: synthetic for "
               "a model with a detector, none otherwise.")
 @click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
 @click.option("--proposals", type=click.IntRange(min=1), default=10, show_default=True,
               help="Region proposals per frame when no dataset is evaluated (with one, the measured mean is used).")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. Default: reports/run-<hw>-<plan>/")
+@_interval_options
+@click.option("--save-images", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Also draw the first N evaluated frames with their boxes (frame-*.png).")
 @_user_errors
-def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposals, out) -> None:
+def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposals, out, confidence, resamples,
+        save_images) -> None:
     """Simulate the compressed detector on one hardware design point, with its miss rate.
 
     \b
@@ -138,16 +160,19 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
        activation density per layer (cached),
     3. simulate the accelerator on the measured proposals and activation densities.
 
-    Writes layers.csv (one row per layer), summary.json (design, accuracy, energy, latency, traffic,
-    and which stages came from the cache), miss_rate_curve.csv, the resolved hardware config and the
-    energy table entries used (with sources) to the output folder, and prints the per-layer table.
-    docs/outputs.md describes every field, with its unit.
+    Writes layers.csv (one row per layer), summary.json (design, accuracy with its interval, energy,
+    latency, traffic, and which stages came from the cache), detections.parquet (every frame's boxes
+    and how they matched), subsets.csv (miss rate per Caltech subset and frame condition),
+    miss_rate_curve.csv/.png/.svg, the resolved hardware config and the energy table entries used (with
+    sources) to the output folder, and prints the per-layer table. docs/outputs.md describes every
+    field, with its unit.
     """
     from accelsim.config import load_hwconfig
     from accelsim.detect.functional import NumberFormats
     from accelsim.pipeline.accuracy import AccuracyRequest
     from accelsim.pipeline.compression import CompressionRequest
     from accelsim.pipeline.design_point import DesignPointRequest, run_design_point
+    from accelsim.pipeline.accuracy_files import save_images as save_images_to
     from accelsim.pipeline.results import write_outputs
     from accelsim.report.terminal import run_text
 
@@ -162,11 +187,14 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
     request = DesignPointRequest(
         hardware=cfg,
         compression=Path(compressed) if compressed else CompressionRequest.of(model_name, plan_arg, weights),
-        accuracy=AccuracyRequest.of(NumberFormats.from_hardware(cfg), dataset, frames) if dataset else None,
+        accuracy=AccuracyRequest.of(NumberFormats.from_hardware(cfg), dataset, frames,
+                                    _intervals(confidence, resamples)) if dataset else None,
         proposals=proposals)
     result = run_design_point(request, progress=_progress)
     folder = Path(out) if out else Path("reports") / f"run-{cfg.name}-{result.summary.design.plan}"
     written = write_outputs(result, folder)
+    if save_images and result.evaluated is not None:
+        written += save_images_to(result.evaluated, request.accuracy.dataset, save_images, folder)
     click.echo(run_text(result.summary, result.layers))
     _progress(f"wrote {folder}/ ({', '.join(p.name for p in written)})")
 
@@ -177,25 +205,35 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
               "Default: the model's shipped plan.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="State-dict file; default: the model's shipped weights.")
 @click.option("--hw", help="Take the number formats from this hardware config (name or YAML). Default: float32.")
-@click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help="synthetic[:SEED] | caltech:DIR | coco:FILE")
+@click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help=DATASET_SPEC)
 @click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
-@click.option("--out", type=click.Path(file_okay=False), help="Also write accuracy.json and miss_rate_curve.csv here.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Also write accuracy.json, detections.parquet, subsets.csv and the miss-rate curve (.csv, .png, "
+              ".svg) here.")
+@_interval_options
+@click.option("--save-images", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Draw the first N frames with ground truth, ignore regions and true-positive, false-positive and "
+              "missed boxes (frame-*.png in --out, default reports/eval-<model>-<plan>/).")
 @_user_errors
-def eval(model_name, plan_arg, weights, hw, dataset, frames, out) -> None:  # noqa: A001 - the command is `accelsim eval`
+def eval(model_name, plan_arg, weights, hw, dataset, frames, out, confidence, resamples,  # noqa: A001 - `accelsim eval`
+         save_images) -> None:
     """Miss rate of a model and plan on a dataset, without simulating hardware.
 
     Log-average miss rate over 9 FPPI points in [1e-2, 1], Caltech 'reasonable' protocol, of the
-    classifier with the plan's decoded weights in the given number formats.
+    classifier with the plan's decoded weights in the given number formats, with its frame-level
+    bootstrap interval and the miss rate on every Caltech subset and frame condition.
     """
     from accelsim.config import load_hwconfig
     from accelsim.detect.functional import NumberFormats
     from accelsim.model import get_model
     from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage, require_detector
+    from accelsim.pipeline.accuracy_files import save_images as save_images_to, write_accuracy_files
     from accelsim.pipeline.compression import CompressionRequest, compress_stage
+    from accelsim.report.terminal import miss_rate_text, subset_lines
 
     plan_arg = _plan_for(model_name, plan_arg)
     formats = NumberFormats.from_hardware(load_hwconfig(hw)) if hw else NumberFormats.float32()
-    request = AccuracyRequest.of(formats, dataset, frames)
+    request = AccuracyRequest.of(formats, dataset, frames, _intervals(confidence, resamples))
     require_detector(get_model(model_name))  # before minutes of compression
     if plan_arg == "none":
         entry, cm = get_model(model_name), None
@@ -205,45 +243,55 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out) -> None:  # no
         entry, network, cm = compressed.entry, compressed.network, compressed.storage
     evaluated = accuracy_stage(entry, network, cm, request, progress=_progress)
     figures = evaluated.figures()
+    subsets = evaluated.subsets()
     click.echo(f"model {model_name}, plan {plan_arg}, {figures.number_formats}")
-    click.echo(f"dataset {figures.dataset}: {figures.frames_evaluated} frames, {figures.positives} reasonable pedestrians")
-    click.echo(f"log-average miss rate (reasonable): {figures.miss_rate_lamr:.2%}")
+    click.echo(f"dataset {figures.dataset}")
+    click.echo(f"log-average miss rate (reasonable): {miss_rate_text(figures)}")
+    click.echo("\n".join(subset_lines(subsets)))
     click.echo(f"proposals/frame {figures.proposals_per_frame_measured:.1f}, "
                f"detections/frame {figures.detections_per_frame:.1f}")
     if cm is not None:
         click.echo(f"compressed weights {cm.totals()['compressed_bytes'] / 2**10:,.1f} KiB")
     click.echo("accuracy from the cache" if evaluated.cached else f"evaluated in {evaluated.wall_s:.1f} s")
-    if out:
-        folder = Path(out)
+    if out or save_images:
+        folder = Path(out) if out else Path("reports") / f"eval-{model_name}-{plan_arg}"
         folder.mkdir(parents=True, exist_ok=True)
         document = {"model": model_name, "plan": plan_arg, **figures.flat(), "accuracy_cached": evaluated.cached,
                     "eval_wall_s": evaluated.wall_s, "activation_density": evaluated.accuracy.activation_density,
                     "saturation": evaluated.accuracy.saturation}
         (folder / "accuracy.json").write_text(json.dumps(document, indent=2) + "\n")
-        evaluated.accuracy.curve.to_csv(folder / "miss_rate_curve.csv", index=False)
-        _progress(f"wrote {folder}/ (accuracy.json, miss_rate_curve.csv)")
+        written = [folder / "accuracy.json", *write_accuracy_files(evaluated, folder, f"{model_name} {plan_arg}")]
+        if save_images:
+            written += save_images_to(evaluated, request.dataset, save_images, folder)
+        _progress(f"wrote {folder}/ ({', '.join(p.name for p in written)})")
 
 
 @main.command()
 @click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help="Model name (see `accelsim models`).")
 @click.option("--plan", "plan_arg", help="Plan whose pruning and fine-tuning the variants start from. Default: the model's shipped plan.")
 @click.option("--hw", default="embedded-45nm", show_default=True, help="Hardware config whose number formats the classifier runs in.")
-@click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help="synthetic[:SEED] | caltech:DIR | coco:FILE")
+@click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help=DATASET_SPEC)
 @click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
 @click.option("--clusters", default="4,8,16,32,64,256", show_default=True, help="Cluster counts (every layer) to evaluate.")
 @click.option("--finetune-epochs", type=click.IntRange(min=0), default=2, show_default=True,
               help="Also fine-tune the plan and the smallest cluster count for this many epochs (0: no such rows).")
-@click.option("--out", type=click.Path(file_okay=False), help="Folder for tradeoff.csv. Default: reports/tradeoff-<model>/")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for tradeoff.csv and the curves. "
+              "Default: reports/tradeoff-<model>/")
+@_interval_options
 @_user_errors
-def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, finetune_epochs, out) -> None:
+def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, finetune_epochs, out, confidence, resamples) -> None:
     """Miss rate against compressed size: dense, pruned, pruned + k clusters, and the plan before and
     after fine-tuning, all in the hardware's number formats on the same frames.
 
-    Prints a markdown table and writes tradeoff.csv (one row per variant).
+    Every variant is compared with the dense model on the same frames (a paired bootstrap interval of
+    the difference), overall and on every Caltech subset and frame condition. Prints markdown tables and
+    writes tradeoff.csv (one row per variant and subset) and miss_rate_curves.png/.svg (one curve per
+    variant).
     """
     from accelsim.config import load_hwconfig
     from accelsim.detect.functional import NumberFormats
     from accelsim.pipeline.accuracy import AccuracyRequest
+    from accelsim.pipeline.accuracy_files import write_curve_plot
     from accelsim.results.records import TradeoffRow
     from accelsim.results.schema import table
     from accelsim.tradeoff import markdown, tradeoff as run_tradeoff
@@ -253,14 +301,19 @@ def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, finetune_epoch
     except ValueError:
         raise click.BadParameter(f"'{clusters}' is not a comma-separated list of integers", param_hint="--clusters") from None
     plan_arg = _plan_for(model_name, plan_arg)
-    request = AccuracyRequest.of(NumberFormats.from_hardware(load_hwconfig(hw)), dataset, frames)
-    rows = run_tradeoff(model_name, plan_arg, request, ks, finetune_epochs, _progress)
+    request = AccuracyRequest.of(NumberFormats.from_hardware(load_hwconfig(hw)), dataset, frames,
+                                 _intervals(confidence, resamples))
+    result = run_tradeoff(model_name, plan_arg, request, ks, finetune_epochs, _progress)
     folder = Path(out) if out else Path("reports") / f"tradeoff-{model_name}"
     folder.mkdir(parents=True, exist_ok=True)
-    table(rows, TradeoffRow.columns()).to_csv(folder / "tradeoff.csv", index=False)
-    click.echo(f"model {model_name}, {rows[0].dataset}, {rows[0].frames_evaluated} frames, {rows[0].number_formats}")
-    click.echo(markdown(rows))
-    _progress(f"wrote {folder}/tradeoff.csv")
+    table(result.rows, TradeoffRow.columns()).to_csv(folder / "tradeoff.csv", index=False)
+    first = result.evaluations[0][1].accuracy
+    plots = write_curve_plot(result.evaluations, folder / "miss_rate_curves",
+                             f"{model_name}, {first.dataset}, {first.formats}")
+    click.echo(f"model {model_name}, {first.dataset}, {first.frames_evaluated} frames, {first.positives} positives "
+               f"(reasonable), {first.formats}")
+    click.echo(markdown(result))
+    _progress(f"wrote {folder}/ (tradeoff.csv, {', '.join(p.name for p in plots)})")
 
 
 @main.command()

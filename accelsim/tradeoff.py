@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from accelsim.compress.plan import CompressionPlan, load_plan
-from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage
+from accelsim.pipeline.accuracy import AccuracyRequest, Evaluated, accuracy_stage
 from accelsim.model import get_model
 from accelsim.pipeline.compression import CompressionRequest, compress_stage
+from accelsim.pipeline.subsets import paired
+from accelsim.report.terminal import interval_text
 from accelsim.results.records import TradeoffRow
 
 
@@ -60,10 +63,22 @@ def variants(plan: CompressionPlan, clusters: Sequence[int], finetune_epochs: in
     return rows
 
 
+@dataclass(frozen=True)
+class Tradeoff:
+    rows: list[TradeoffRow]  # one per variant and subset, the reference's first
+    evaluations: list[tuple[str, Evaluated]]  # (variant label, its evaluation), for the curves
+
+    @property
+    def reference(self) -> str:
+        return self.evaluations[0][0]
+
+
 def tradeoff(model_name: str, plan_arg: str, request: AccuracyRequest, clusters: Sequence[int],
-             finetune_epochs: int = 0, progress: Callable[[str], None] | None = None) -> list[TradeoffRow]:
-    """One row per variant: its miss rate on the request's frames, in its formats, and its compressed size."""
-    rows = []
+             finetune_epochs: int = 0, progress: Callable[[str], None] | None = None) -> Tradeoff:
+    """Every variant's miss rate on the request's frames, in its formats, per subset, with the paired
+    difference against the dense model (the first variant) on the same frames."""
+    evaluations: list[tuple[str, Evaluated]] = []
+    sizes: list[tuple[str, float, float]] = []
     for label, plan in variants(load_plan(plan_arg), clusters, finetune_epochs):
         if progress:
             progress(f"trade-off: {label}")
@@ -77,16 +92,52 @@ def tradeoff(model_name: str, plan_arg: str, request: AccuracyRequest, clusters:
             entry, network, cm = compressed.entry, compressed.network, compressed.storage
             totals = cm.totals()
             size, kept = totals["compressed_bytes"], totals["kept_fraction"]
-        accuracy = accuracy_stage(entry, network, cm, request, progress=progress).accuracy
-        rows.append(TradeoffRow(variant=label, plan=plan.name if plan else "none", kept_fraction=kept,
-                                compressed_kib=size / 2**10, miss_rate_lamr=accuracy.miss_rate_lamr,
-                                dataset=accuracy.dataset, frames_evaluated=accuracy.frames_evaluated,
-                                number_formats=accuracy.formats))
-    return rows
+        evaluations.append((label, accuracy_stage(entry, network, cm, request, progress=progress)))
+        sizes.append((plan.name if plan else "none", kept, size / 2**10))
+    reference_label, reference = evaluations[0]
+    rows = []
+    for (label, evaluated), (plan_name, kept, kib) in zip(evaluations, sizes, strict=True):
+        a = evaluated.accuracy
+        for subset, iv, diff in paired(a.evidence, reference.accuracy.evidence, request.intervals):
+            rows.append(TradeoffRow(
+                variant=label, plan=plan_name, kept_fraction=kept, compressed_kib=kib, subset=subset.name,
+                frames=subset.matched.frames, positives=subset.matched.positive_count,
+                miss_rate_lamr=iv.estimate if iv else None, miss_rate_lamr_ci_low=iv.low if iv else None,
+                miss_rate_lamr_ci_high=iv.high if iv else None, reference=reference_label,
+                delta_vs_reference=diff.delta if diff else None, delta_ci_low=diff.low if diff else None,
+                delta_ci_high=diff.high if diff else None, distinguishable=diff.distinguishable if diff else None,
+                confidence_level=request.intervals.level, dataset=a.dataset, number_formats=a.formats))
+    return Tradeoff(rows, evaluations)
 
 
-def markdown(rows: Sequence[TradeoffRow]) -> str:
-    lines = ["| variant | weights kept | compressed KiB | log-average miss rate |", "|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.variant} | {r.kept_fraction:.0%} | {r.compressed_kib:,.1f} | {r.miss_rate_lamr:.2%} |")
+def _points(delta: float | None, low: float | None, high: float | None, distinguishable: bool | None) -> str:
+    """A difference in percentage points with its interval; * where it is distinguishable from 0."""
+    if delta is None:
+        return "n/a"
+    return f"{100 * delta:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{'*' if distinguishable else ''}"
+
+
+def markdown(result: Tradeoff) -> str:
+    """The 'reasonable' rows with their intervals and differences, then each variant's difference
+    from the reference on every subset."""
+    rows = result.rows
+    level = rows[0].confidence_level
+    main = [r for r in rows if r.subset == "reasonable"]
+    lines = [f"| variant | weights kept | compressed KiB | log-average miss rate [{level:.0%} interval] | "
+             f"vs {result.reference}, points [{level:.0%} interval] |", "|---|---|---|---|---|"]
+    for r in main:
+        lines.append(f"| {r.variant} | {r.kept_fraction:.0%} | {r.compressed_kib:,.1f} | "
+                     f"{interval_text(r.miss_rate_lamr, r.miss_rate_lamr_ci_low, r.miss_rate_lamr_ci_high)} | "
+                     f"{_points(r.delta_vs_reference, r.delta_ci_low, r.delta_ci_high, r.distinguishable)} |")
+    subsets = list(dict.fromkeys(r.subset for r in rows))
+    by = {(r.variant, r.subset): r for r in rows}
+    first = {s: by[(main[0].variant, s)] for s in subsets}
+    lines += ["", f"Difference from {result.reference} by subset, in points of miss rate [{level:.0%} paired "
+              "interval]; * = distinguishable from 0 at that level.", "",
+              "| subset | frames | positives | " + " | ".join(r.variant for r in main[1:]) + " |",
+              "|---|---|---|" + "---|" * (len(main) - 1)]
+    for s in subsets:
+        cells = [_points(by[(r.variant, s)].delta_vs_reference, by[(r.variant, s)].delta_ci_low,
+                         by[(r.variant, s)].delta_ci_high, by[(r.variant, s)].distinguishable) for r in main[1:]]
+        lines.append(f"| {s} | {first[s].frames} | {first[s].positives} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -12,9 +12,10 @@ import pandas as pd
 from accelsim import __version__
 from accelsim.errors import AccelsimError
 from accelsim.pipeline.accuracy import Evaluated
+from accelsim.pipeline.accuracy_files import write_accuracy_files
 from accelsim.pipeline.compression import Compressed
 from accelsim.pipeline.simulation import Simulated, Target
-from accelsim.results.records import CurvePoint, Design, DesignPointSummary, LayerRow, RunFacts
+from accelsim.results.records import Design, DesignPointSummary, LayerRow, RunFacts
 from accelsim.results.schema import cell, table
 
 
@@ -23,7 +24,7 @@ class DesignPointResult:
     summary: DesignPointSummary
     layers: tuple[LayerRow, ...]
     target: Target
-    curve: pd.DataFrame | None = None  # miss rate against FPPI of the evaluated detector
+    evaluated: Evaluated | None = None  # the detector's evaluation, when a dataset was evaluated
 
     @property
     def layer_table(self) -> pd.DataFrame:
@@ -38,7 +39,7 @@ def assemble(target: Target, compressed: Compressed, evaluated: Evaluated | None
                    accuracy_cached=evaluated.cached if evaluated else None,
                    eval_wall_s=evaluated.wall_s if evaluated else None, simulation_wall_s=simulated.wall_s)
     summary = DesignPointSummary(design, evaluated.figures() if evaluated else None, simulated.frame.figures, run)
-    return DesignPointResult(summary, simulated.frame.rows, target, evaluated.accuracy.curve if evaluated else None)
+    return DesignPointResult(summary, simulated.frame.rows, target, evaluated)
 
 
 def write_outputs(result: DesignPointResult, out: Path) -> list[Path]:
@@ -50,9 +51,8 @@ def write_outputs(result: DesignPointResult, out: Path) -> list[Path]:
     written = [out / "layers.csv", out / "summary.json"]
     result.layer_table.to_csv(written[0], index=False)
     written[1].write_text(json.dumps(result.summary.flat(), indent=2, default=cell) + "\n")
-    if result.curve is not None:
-        written.append(out / "miss_rate_curve.csv")
-        result.curve[CurvePoint.names()].to_csv(written[-1], index=False)
+    if result.evaluated is not None:
+        written += write_accuracy_files(result.evaluated, out, f"{result.summary.design.plan} on {result.target.config.name}")
     written.append(out / "hwconfig.resolved.yaml")
     result.target.config.dump_yaml(written[-1])
     written.append(out / "table_entries.json")

@@ -158,6 +158,17 @@ def _tag(draw, xy: tuple[float, float], text: str, style: Style, font, canvas: t
     draw.text((x + pad - left, y + pad - top), text, font=font, fill=ink)
 
 
+def _wrap(text: str, font, width_px: int) -> list[str]:
+    """``text`` in lines no wider than ``width_px``, broken between words."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and font.getlength(f"{lines[-1]} {word}") <= width_px:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
 def _key(counts: dict[tuple[str, str], int], width_px: int, scale: float, title: str | None):
     """The strip under the frame: the title, then one entry per kind (a sample of its line and its
     count), wrapped to the frame's width."""
@@ -178,12 +189,13 @@ def _key(counts: dict[tuple[str, str], int], width_px: int, scale: float, title:
         row.append((style, text))
         used += need
     rows.append(row)
-    height = margin + (line_px if title else 0) + len(rows) * line_px + margin // 2
+    title_lines = _wrap(title, bold, width_px - 2 * margin) if title else []
+    height = margin + len(title_lines) * line_px + len(rows) * line_px + margin // 2
     strip = Image.new("RGB", (width_px, height), _KEY_BACKGROUND)
     draw = ImageDraw.Draw(strip)
     y = margin
-    if title:
-        draw.text((margin, y), title, font=bold, fill=_TEXT)
+    for line in title_lines:
+        draw.text((margin, y), line, font=bold, fill=_TEXT)
         y += line_px
     for row in rows:
         x = margin

@@ -8,6 +8,7 @@ registry changes under the caller; ``miss_rate_figure`` returns that Figure so t
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -169,7 +170,8 @@ def miss_rate_figure(curves: pd.DataFrame, summary: pd.DataFrame, title: str | N
         else:
             subtitle = "; ".join(f"{r.variant}: {_evidence(int(r.frames), int(r.positives))}"
                                  for r in ranked.itertuples(index=False))
-        ax.set_title(f"{title}\n{subtitle}" if title else subtitle, loc="left")
+        # the figure is 960 px wide: a long title (dataset, formats) wraps instead of running off it
+        ax.set_title(f"{textwrap.fill(title, 72)}\n{subtitle}" if title else subtitle, loc="left")
         # The ranked curves first, as in dbEval, then the band's key.
         fig.legend(handles=[*lines, band], loc="outside lower left", frameon=False,
                    title="log-average miss rate [interval]", title_fontsize=9, alignment="left",

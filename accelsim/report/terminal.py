@@ -3,7 +3,7 @@ show) and a few summary lines."""
 
 from __future__ import annotations
 
-from accelsim.results.records import DesignPointSummary, LayerRow
+from accelsim.results.records import AccuracyFigures, DesignPointSummary, LayerRow, SubsetRow
 from accelsim.results.schema import Column
 
 
@@ -54,9 +54,8 @@ def run_text(summary: DesignPointSummary, rows: tuple[LayerRow, ...]) -> str:
              f"cold first frame: {f.cold_frame_energy_uj:,.1f} uJ, {f.cold_frame_latency_ms:,.3f} ms, "
              f"DRAM {f.cold_frame_dram_bytes / 2**20:,.2f} MiB"]
     if a is not None:
-        lines.append(f"miss rate (log-average, Caltech reasonable) {a.miss_rate_lamr:.2%} on {a.dataset}, "
-                     f"{a.frames_evaluated} frames, {a.number_formats}; "
-                     f"{a.proposals_per_frame_measured:.1f} proposals/frame measured")
+        lines.append(f"miss rate (log-average, Caltech reasonable) {miss_rate_text(a)} on {a.dataset}, "
+                     f"{a.number_formats}; {a.proposals_per_frame_measured:.1f} proposals/frame measured")
     run = summary.run
     if run is not None:
         lines.append("this run: " + ", ".join(
@@ -69,3 +68,26 @@ def run_text(summary: DesignPointSummary, rows: tuple[LayerRow, ...]) -> str:
 
 def _stage(name: str, cached: bool, wall_s: float) -> str:
     return f"{name} from the cache" if cached else f"{name} {wall_s:.1f} s"
+
+
+def interval_text(estimate: float | None, low: float | None, high: float | None) -> str:
+    """``55.79% [52.10-59.60%]``; ``n/a`` without an estimate."""
+    if estimate is None:
+        return "n/a"
+    return f"{estimate:.2%} [{low:.2%}-{high:.2%}]"
+
+
+def miss_rate_text(a: AccuracyFigures) -> str:
+    """The miss rate with its interval and the evidence behind it, as every command prints it."""
+    return (f"{interval_text(a.miss_rate_lamr, a.miss_rate_lamr_ci_low, a.miss_rate_lamr_ci_high)} "
+            f"({a.confidence_level:.0%} interval, {a.bootstrap_resamples} resamples; "
+            f"{a.frames_evaluated} frames, {a.positives} positives)")
+
+
+def subset_lines(rows: list[SubsetRow]) -> list[str]:
+    """The miss rate per subset, one line each."""
+    lines = [f"{'subset':22s} {'frames':>6s} {'positives':>9s}  miss rate [interval]"]
+    for r in rows:
+        lines.append(f"{r.subset:22s} {r.frames:6d} {r.positives:9d}  "
+                     f"{interval_text(r.miss_rate_lamr, r.miss_rate_lamr_ci_low, r.miss_rate_lamr_ci_high)}")
+    return lines
