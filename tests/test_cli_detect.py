@@ -49,7 +49,7 @@ def test_eval_uncompressed_model():
     result = CliRunner().invoke(main, ["eval", "--plan", "none", "--frames", "6"])
     assert result.exit_code == 0, result.output
     assert "log-average miss rate (reasonable)" in result.output
-    assert "synthetic(seed=0, split=test): 6 frames" in result.output
+    assert "dataset synthetic(seed=0, split=test)" in result.output and "6 frames, " in result.output
 
 
 @pytest.mark.parametrize("args, message", [
@@ -69,3 +69,57 @@ def test_bad_dataset_arguments_give_one_line(args, message):
 def test_frames_without_a_dataset_is_a_usage_error():
     result = CliRunner().invoke(main, ["run", "--model", "toy-bars", "--frames", "3"])
     assert result.exit_code == 2 and "--frames needs a dataset" in result.output
+
+
+def test_run_writes_the_evidence_and_the_interval(run_out):
+    out, result = run_out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["miss_rate_lamr_ci_low"] <= summary["miss_rate_lamr"] <= summary["miss_rate_lamr_ci_high"]
+    # of 1000 resamples of 6 frames, those that drew no pedestrian have no miss rate and are left out
+    assert summary["confidence_level"] == 0.95 and 500 < summary["bootstrap_resamples"] <= 1000
+    assert f"{summary['frames_evaluated']} frames, {summary['positives']} positives" in result.output
+    evidence = pd.read_parquet(out / "detections.parquet")
+    assert (evidence["kind"] == "frame").sum() == 6
+    assert (evidence["status"] == "tp").sum() == (evidence["status"] == "matched").sum()
+    subsets = pd.read_csv(out / "subsets.csv").set_index("subset")
+    assert subsets.loc["reasonable", "miss_rate_lamr"] == pytest.approx(summary["miss_rate_lamr"], rel=1e-12)
+    assert subsets.loc["reasonable", "positives"] == summary["positives"]
+    assert (out / "miss_rate_curve.png").stat().st_size > 0 and (out / "miss_rate_curve.svg").stat().st_size > 0
+
+
+def test_eval_saves_pictures_of_frames(tmp_path):
+    result = CliRunner().invoke(main, ["eval", "--frames", "3", "--save-images", "2", "--resamples", "200",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+
+    pictures = sorted(p.name for p in tmp_path.glob("frame-*.png"))
+    assert pictures == ["frame-test-000000.png", "frame-test-000001.png"]
+    assert Image.open(tmp_path / pictures[0]).size[0] == 960  # 640 px frames drawn at 1.5x
+    assert 0 < json.loads((tmp_path / "accuracy.json").read_text())["bootstrap_resamples"] <= 200
+
+
+def test_tradeoff_pairs_every_variant_with_dense_per_subset(tmp_path):
+    result = CliRunner().invoke(main, ["tradeoff", "--clusters", "16", "--finetune-epochs", "0", "--frames", "6",
+                                       "--resamples", "200", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(tmp_path / "tradeoff.csv")
+    assert list(dict.fromkeys(rows["variant"])) == ["dense (fp32)", "pruned", "pruned + 16 clusters",
+                                                    "plan deepped-small"]
+    dense = rows[rows["variant"] == "dense (fp32)"].dropna(subset=["miss_rate_lamr"])
+    assert (dense["delta_vs_reference"] == 0).all() and not dense["distinguishable"].any()
+    reasonable = rows[rows["subset"] == "reasonable"].set_index("variant")
+    plan = reasonable.loc["plan deepped-small"]
+    assert plan["delta_vs_reference"] == pytest.approx(plan["miss_rate_lamr"] - reasonable.loc["dense (fp32)",
+                                                                                                "miss_rate_lamr"])
+    assert plan["delta_ci_low"] <= plan["delta_vs_reference"] <= plan["delta_ci_high"]
+    assert {"all", "scale=near", "occ=heavy", "crowding=crowded"} <= set(rows["subset"])
+    assert "Difference from dense (fp32) by subset" in result.output
+    assert (tmp_path / "miss_rate_curves.png").exists()
+
+
+def test_dataset_help_matches_the_parser():
+    from accelsim.cli import DATASET_SPEC
+    from accelsim.detect.datasets import SPEC_HELP
+
+    assert DATASET_SPEC == SPEC_HELP

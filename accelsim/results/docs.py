@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from accelsim.detect.evidence import columns_doc
 from accelsim.results.records import (RUN_FILES, AccuracyFigures, CurvePoint, Design, DesignPointSummary,
-                                      FrameFigures, LayerRow, RunFacts, SweepPoint, SweepVerdict, TradeoffRow)
+                                      FrameFigures, LayerRow, RunFacts, SubsetRow, SweepPoint, SweepVerdict,
+                                      TradeoffRow)
 from accelsim.results.schema import Column, Record
 
 _TYPES = {int: "integer", float: "number", str: "text", bool: "true/false", tuple: "list of names"}
@@ -68,6 +70,30 @@ def outputs_markdown() -> str:
         "",
         *_fields(CurvePoint.columns()),
         "",
+        "`miss_rate_curve.png` and `.svg` draw it as Caltech's plot: miss rate against false positives per",
+        "image on log-log axes, the FPPI range of the log-average shaded, the legend giving the log-average",
+        "with its interval.",
+        "",
+        "### `subsets.csv`",
+        "",
+        _doc(SubsetRow),
+        "",
+        *_fields(SubsetRow.columns()),
+        "",
+        "### `detections.parquet`: per-frame evidence",
+        "",
+        "Every frame of the evaluation (a row of kind `frame`), every ground-truth box and every detection of",
+        "the detector in the hardware's number formats, with how they matched under Caltech 'reasonable'.",
+        "Every miss rate, interval, paired difference and subset above is recomputed from it",
+        "(`accelsim.detect.evidence.Evidence.from_table`) without running the detector again. The miss rate's",
+        "interval is a frame-level percentile bootstrap: frames are drawn with replacement, as many as were",
+        "evaluated, and the log-average recomputed on each resample (seeded: the same resamples every run).",
+        "",
+        columns_doc(),
+        "",
+        "With `--save-images N`, `frame-<id>.png` draws the first N frames with their ground truth (matched,",
+        "missed), ignore regions and detections (true positive, false positive with its score, not counted).",
+        "",
         "### `table_entries.json`",
         "",
         "A list of the energy/area table entries behind the run's figures: `figure` (which accelerator figure",
@@ -78,11 +104,12 @@ def outputs_markdown() -> str:
         "",
         "`accuracy.json`: `model`, `plan`, the accuracy fields above (`AccuracyFigures`), `accuracy_cached` and",
         "`eval_wall_s` (as in `RunFacts`), `activation_density` (layer → fraction of non-zero input activations)",
-        "and `saturation` (quantisation point → fraction of values clipped). `miss_rate_curve.csv` as above.",
+        "and `saturation` (quantisation point → fraction of values clipped). `detections.parquet`, `subsets.csv`",
+        "and `miss_rate_curve.csv`/`.png`/`.svg` as above.",
         "",
         "## `accelsim tradeoff`: `tradeoff.csv`",
         "",
-        _doc(TradeoffRow),
+        _doc(TradeoffRow) + " `miss_rate_curves.png`/`.svg` draw every variant's curve in one plot.",
         "",
         *_fields(TradeoffRow.columns()),
         "",
