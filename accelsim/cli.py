@@ -396,14 +396,20 @@ def sweep(spec_file, out, executor, scheduler, workers, resume, retry_failed, pe
     (sram.size, sram.banks, mac_array.rows, dram.preset, decoders.count, ...) or plan path
     (plan.groups.conv.clusters, plan.sparsity, plan.defaults.codebook_format, plan.finetune.epochs,
     ...); grid or seeded random sampling; constraints (max_miss_rate, min_fps, max_power_mw,
-    max_sram_bytes); and the objective (energy, area or weighted). See sweeps/embedded-default.yaml.
+    max_sram_bytes); the objective (energy, area or weighted); and the miss rate's bootstrap
+    intervals (intervals: {level: 95%, resamples: 1000, seed: 0}). max_miss_rate: 60% constrains the
+    estimate; '50% at 95%' the upper end of its interval; {value: 50%, margin: 3%} the estimate plus
+    a margin. See sweeps/embedded-default.yaml.
 
     \b
     Each compression variant is compressed and evaluated for accuracy once (and cached); points
     that differ only in hardware just simulate. Every finished point is stored at once in
     OUT/sweep.sqlite: a killed sweep continues with --resume, a failing point records its error and
     the sweep goes on. Writes results.csv/.parquet (one row per design point), pareto.csv,
-    recommendation.md/.json and pareto.png to OUT.
+    recommendation.md/.json and pareto.png to OUT. The recommendation states its evidence (frames,
+    pedestrians, interval), compares its runners-up and the cheaper designs rejected only on miss
+    rate by paired intervals (tied: the interval of the difference contains 0), and warns when the
+    evidence is thin.
     """
     from accelsim.sweep.runner import run_sweep
     from accelsim.sweep.spec import load_sweep

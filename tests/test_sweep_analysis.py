@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from accelsim.sweep.analysis import (
-    METRIC_COLUMNS, Constraints, Objective, evaluate, pareto_front, power_mw, recommend, text_summary, write_outputs,
+    METRIC_COLUMNS, Constraints, MissRateLimit, Objective, evaluate, pareto_front, power_mw, recommend, text_summary,
+    write_outputs,
 )
 
 KIB, MIB = 2**10, 2**20
@@ -32,6 +33,9 @@ def _point(i, energy_uj, latency_ms, leak_pj, bg_pj, miss, sram, area, prune=0.5
         "energy_per_frame_uj": energy_uj, "latency_per_frame_ms": latency_ms, "frames_per_s": 1000 / latency_ms,
         "sram_bytes": sram, "area_mm2": area, "miss_rate_lamr": miss,
         "energy_leakage_pj": leak_pj, "dram_background_pj": bg_pj,
+        # evidence enough that no warning fires: 1,000 frames, 800 pedestrians, ±2 points
+        "dataset": "synthetic", "frames_evaluated": 1000, "positives": 800, "miss_rate_lamr_ci_low": miss - 0.02,
+        "miss_rate_lamr_ci_high": miss + 0.02, "confidence_level": 0.95, "bootstrap_resamples": 1000,
     }
 
 
@@ -64,9 +68,9 @@ def _by_id(frame: pd.DataFrame, column: str) -> dict:
 # --- constraints and objective ---------------------------------------------------------------------
 
 def test_constraints_accept_units_and_percentages():
-    assert CONSTRAINTS.max_miss_rate == 0.6 and CONSTRAINTS.max_sram_bytes == MIB
+    assert CONSTRAINTS.max_miss_rate == MissRateLimit(value=0.6, at="estimate") and CONSTRAINTS.max_sram_bytes == MIB
     assert Constraints(max_power_mw="0.5W").max_power_mw == pytest.approx(500.0)
-    assert Constraints(max_miss_rate=0.25).max_miss_rate == 0.25
+    assert Constraints(max_miss_rate=0.25).max_miss_rate.value == 0.25
     assert Constraints(max_sram_bytes=4096).max_sram_bytes == 4096
 
 
@@ -314,12 +318,13 @@ def test_write_outputs(tmp_path):
     assert [r["point_id"] for r in doc["runners_up"]] == ["p0", "p5"]
     assert doc["rejected"]["max_sram_bytes"] == 1 and doc["rejected"]["failed"] == 1
     assert (doc["n_points"], doc["n_feasible"]) == (6, 3)
-    assert doc["constraints"] == {"max_miss_rate": 0.6, "min_fps": 30.0, "max_power_mw": 5.0, "max_sram_bytes": MIB}
+    assert doc["constraints"] == {"max_miss_rate": {"value": 0.6, "at": "estimate", "margin": 0.0}, "min_fps": 30.0,
+                                  "max_power_mw": 5.0, "max_sram_bytes": MIB}
 
     md = (tmp_path / "out" / "recommendation.md").read_text()
     assert "## Recommended design: p4" in md
     for text in ("| sram.size | 1024KiB |", "| prune | 0.8 |", "| energy per frame | 80 µJ |",
-                 "| frame rate | 40 frames/s |", "| power | 2.5 mW |", "| miss rate | 25.0% |", "| SRAM | 1 MiB |",
+                 "| frame rate | 40 frames/s |", "| power | 2.5 mW |", "| miss rate | 25.0% (23.0%–27.0%) |", "| SRAM | 1 MiB |",
                  "| area | 1.5 mm² |", "| SRAM ≤ 1 MiB | 1 |", "| miss rate ≤ 60.0% | 1 |",
                  "| simulation failed | 1 |", "energy table"):
         assert text in md, text

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from accelsim.detect.intervals import IntervalSpec
 from accelsim.errors import SweepError
 from accelsim.resources import project_root
 from accelsim.sweep.spec import load_sweep
@@ -156,3 +157,41 @@ def test_shipped_example_sweep():
     # at 512 KiB the fractions give the shipped design's shares
     cfg = next(sweep.hardware_for(p) for p in points if p.hardware_values["sram.size"] == "512KiB")
     assert (cfg.sram.weights_bytes, cfg.sram.input_activation_bytes) == (384 * 2**10, 64 * 2**10)
+
+
+WITH_DATA = BASE.replace("dataset: none", "dataset: synthetic")
+
+
+@pytest.mark.parametrize("constraints, intervals, expected", [
+    ("{max_miss_rate: 60%}", "", ((0.6, "estimate", 0.0), IntervalSpec())),
+    ("{max_miss_rate: 50% at 90%}", "", ((0.5, "upper_bound", 0.0), IntervalSpec(level=0.9))),
+    ("{max_miss_rate: {value: 50%, at: upper_bound}}", "intervals: {level: 80%, resamples: 200, seed: 7}\n",
+     ((0.5, "upper_bound", 0.0), IntervalSpec(0.8, 200, 7))),
+    ("{max_miss_rate: {value: 0.5, margin: 3%}}", "", ((0.5, "estimate", 0.03), IntervalSpec())),
+])
+def test_miss_rate_limits_and_intervals(tmp_path, constraints, intervals, expected):
+    sweep = _load(tmp_path, f"axes:\n  sram.size: [1MiB]\nconstraints: {constraints}\n{intervals}", base=WITH_DATA)
+    limit = sweep.spec.constraints.max_miss_rate
+    assert ((limit.value, limit.at, limit.margin), sweep.intervals) == expected
+
+
+@pytest.mark.parametrize("body, message", [
+    ("constraints: {max_miss_rate: 50% at 95%}\nintervals: {level: 90%}\n",
+     "sweep.yaml: constraints.max_miss_rate: asks for the upper end of a 95% interval, but intervals.level is 90%"),
+    ("constraints: {max_miss_rate: {value: 50%, margin: 50%}}\n",
+     "sweep.yaml: constraints.max_miss_rate: Value error, margin 50.0% leaves no room under 50.0%"),
+    ("constraints: {max_miss_rate: {value: 50%, level: 90%}}\n",
+     "sweep.yaml: constraints.max_miss_rate: Value error, level applies to at: upper_bound"),
+    ("constraints: {max_miss_rate: 50% at most}\n",
+     "sweep.yaml: constraints.max_miss_rate.level: Value error, 'most' is not a confidence level"),
+    ("constraints: {max_miss_rate: {value: 50%, at: upper}}\n",
+     "sweep.yaml: constraints.max_miss_rate.at: Input should be"),
+    ("intervals: {resamples: 10}\n", "sweep.yaml: intervals: Value error, bootstrap resamples 10 must be at least 100"),
+    ("intervals: {level: 100%}\n", "sweep.yaml: intervals: Value error, confidence level 1.0 must be in [0.5, 1)"),
+    ("intervals: {levels: 90%}\n", "sweep.yaml: intervals.levels: unknown field"),
+])
+def test_bad_miss_rate_limits_and_intervals_name_the_field_in_one_line(tmp_path, body, message):
+    with pytest.raises(SweepError) as err:
+        _load(tmp_path, "axes:\n  sram.size: [1MiB]\n" + body, base=WITH_DATA)
+    assert str(err.value).startswith(str(tmp_path / message.split(":")[0]) + ":" + message.split(":", 1)[1])
+    assert "\n" not in str(err.value)

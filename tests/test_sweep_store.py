@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from accelsim.detect.metric import Matched
 from accelsim.errors import SweepError
 from accelsim.sweep.store import SweepStore
 
@@ -187,8 +188,40 @@ def test_a_store_of_format_1_is_refused_by_name(tmp_path):
     conn.close()
     with pytest.raises(SweepError) as err:
         SweepStore.open(tmp_path, "h", "s", resume=True)
-    assert str(err.value).startswith(f"{path} is a sweep store of format '1'; this accelsim ")
-    assert str(err.value).endswith("reads format '2' only")
+    assert str(err.value).startswith(f"{path} is a sweep store of format '1', without the per-frame evidence")
+    assert str(err.value).endswith("reads format '3' only")
+
+
+def test_a_store_of_format_2_is_refused_saying_what_to_do(tmp_path):
+    """Format 2 kept no per-frame evidence, so its variants cannot be paired: a new --out reruns them
+    (from the caches) rather than giving a recommendation without comparisons."""
+    with SweepStore.open(tmp_path, "h", "s", resume=False) as store:
+        store.record(_ok(0))
+    conn = sqlite3.connect(tmp_path / SweepStore.FILENAME)
+    with conn:
+        conn.execute("DROP TABLE evidence")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'store_format'")
+    conn.close()
+    with pytest.raises(SweepError, match=r"format '2', without the per-frame evidence .* another --out"):
+        SweepStore.open(tmp_path, "h", "s", resume=True)
+
+
+def test_evidence_round_trips_per_variant_and_format(tmp_path):
+    positives = np.array([2, 0, 1], dtype=np.int64)
+    a = Matched(3, positives, np.array([0, 2, 0, 1]), np.array([0.9, 0.8, 0.5, 0.1]),
+                np.array([True, True, False, False]))
+    b = Matched(3, positives, np.array([1]), np.array([0.7]), np.array([False]))
+    with SweepStore.open(tmp_path, "h", "s", resume=False) as store:
+        store.record_evidence("plan-v1", "int8", a)
+        store.record_evidence("plan-v1", "fp32", b)
+        store.record_evidence("plan-v1", "int8", b)  # a rerun variant replaces its evidence
+    with SweepStore.open(tmp_path, "h", "s", resume=True) as store:
+        found = store.evidence()
+    assert set(found) == {("plan-v1", "int8"), ("plan-v1", "fp32")}
+    got = found[("plan-v1", "int8")]
+    assert got.frames == 3 and got.positives.tolist() == [2, 0, 1] and got.frame.tolist() == [1]
+    assert got.score.tolist() == [0.7] and got.true_positive.tolist() == [False]
+    assert got.lamr() == b.lamr()
 
 
 def test_a_truncated_store_is_refused(tmp_path):

@@ -122,8 +122,12 @@ def outputs_markdown() -> str:
         "column's unit and description as field metadata. `pareto.csv` holds the rows on the Pareto front",
         "(energy per frame, miss rate, SRAM size); `layers.csv` (with `--layers`) holds `point_id`, `index` and",
         "the `layers.csv` fields above for every point and layer. `recommendation.json`/`.md` name the design",
-        "meeting every constraint at the lowest objective, its runners-up and what each constraint rejected;",
-        "`pareto.png` plots energy against miss rate. `sweep.sqlite` is the resumable store.",
+        "meeting every constraint at the lowest objective, the evidence of its miss rate (frames, pedestrians,",
+        "interval), its runners-up and the cheaper designs rejected only on miss rate, each with the paired",
+        "difference in miss rate against it (`miss_rate_delta` and its interval; `miss_rate_tied` when that",
+        "contains 0), warnings where the evidence is thin, and what each constraint rejected; `pareto.png` plots",
+        "energy against miss rate. `sweep.sqlite` is the resumable store; it also keeps each compression",
+        "variant's per-frame evidence, from which the paired differences are computed.",
         "",
     ]
     for part in (SweepPoint, SweepVerdict):

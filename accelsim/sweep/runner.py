@@ -4,7 +4,8 @@ Two kinds of task, both pure functions of their arguments (so any executor gives
 
 * a *variant* task compresses the model with one plan variant and evaluates its miss rate once per
   number format the variant's hardware points use; both are the pipeline's cached stages, so a
-  resumed sweep, or a second sweep with the same variants, recomputes neither;
+  resumed sweep, or a second sweep with the same variants, recomputes neither. The driver stores each
+  evaluation's per-frame evidence, from which the analysis pairs any two variants' miss rates;
 * a *points* task simulates a chunk of design points that share a variant's workload.
 
 Points tasks of a variant are submitted as soon as its variant task finishes, so the executor never
@@ -30,6 +31,8 @@ from accelsim.compress.plan import CompressionPlan
 from accelsim.config import HardwareConfig
 from accelsim.detect.datasets import open_dataset
 from accelsim.detect.functional import NumberFormats
+from accelsim.detect.intervals import IntervalSpec
+from accelsim.detect.metric import Matched
 from accelsim.errors import AccelsimError, SweepError
 from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage
 from accelsim.pipeline.compression import CompressionRequest, compress_stage
@@ -52,14 +55,16 @@ class VariantTask:
     formats: tuple[NumberFormats, ...]
     dataset: str | None
     frames: int | None
+    intervals: IntervalSpec
 
 
 @dataclass(frozen=True)
 class VariantAccuracy:
-    """What a variant's points need from its evaluation in one number format."""
+    """What a variant's points need from its evaluation in one number format, and its evidence."""
 
     figures: AccuracyFigures
     density: dict[str, float]  # non-zero input activations per layer
+    matched: Matched  # 'reasonable', for paired comparisons with other variants
 
 
 @dataclass
@@ -99,9 +104,9 @@ def run_variant(task: VariantTask) -> VariantOutcome:
             dataset = open_dataset(task.dataset)
             for formats in task.formats:
                 evaluated = accuracy_stage(compressed.entry, compressed.network, compressed.storage,
-                                           AccuracyRequest(formats, dataset, task.frames))
-                outcome.accuracy[astuple(formats)] = VariantAccuracy(evaluated.figures(),
-                                                                     evaluated.accuracy.activation_density)
+                                           AccuracyRequest(formats, dataset, task.frames, task.intervals))
+                outcome.accuracy[astuple(formats)] = VariantAccuracy(
+                    evaluated.figures(), evaluated.accuracy.activation_density, evaluated.accuracy.evidence.matched())
         return outcome
     except Exception as exc:  # noqa: BLE001 - a failing variant fails its points, not the sweep
         return VariantOutcome(task.key, error=_message(exc))
@@ -276,7 +281,8 @@ def variant_tasks(sweep: Sweep, points: list[DesignPoint]
     tasks = {}
     for key, items in by_variant.items():
         formats = tuple(dict.fromkeys(NumberFormats(*i.formats) for i in items))
-        tasks[key] = VariantTask(key, sweep.spec.model, plans[key], formats, sweep.dataset, sweep.spec.frames)
+        tasks[key] = VariantTask(key, sweep.spec.model, plans[key], formats, sweep.dataset, sweep.spec.frames,
+                                 sweep.intervals)
     return tasks, by_variant, invalid
 
 
@@ -285,8 +291,10 @@ def _failed_row(point_id: str, index: int, values: dict[str, Any], error: str) -
 
 
 def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record: Callable[[dict, list | None], None],
-            *, per_layer: bool = False, progress: SweepProgress | None = None) -> dict[str, int]:
-    """Evaluate ``points`` and pass each finished row (and its layer rows) to ``record`` as it arrives.
+            *, record_evidence: Callable[[str, str, Matched], None] = lambda plan, formats, matched: None,
+            per_layer: bool = False, progress: SweepProgress | None = None) -> dict[str, int]:
+    """Evaluate ``points`` and pass each finished row (and its layer rows) to ``record`` as it arrives,
+    and each variant's evidence per number format to ``record_evidence`` before its points.
 
     Returns counts: points ok, failed, variants computed.
     """
@@ -329,6 +337,8 @@ def execute(sweep: Sweep, points: list[DesignPoint], executor: Executor, record:
                         done(_failed_row(item.point_id, item.index, item.values,
                                          f"compression variant: {outcome.error}"), None)
                 else:
+                    for accuracy in outcome.accuracy.values():
+                        record_evidence(outcome.plan_name, accuracy.figures.number_formats, accuracy.matched)
                     shared = executor.share(outcome)
                     for chunk in _chunks(items, executor.workers):
                         fut2 = executor.submit(run_points, sweep.spec.model, shared, chunk, sweep.spec.proposals,
@@ -366,13 +376,16 @@ def run_sweep(sweep: Sweep, out: Path, *, executor: str = "local", workers: int 
         if todo:
             ex = make_executor(executor, workers, scheduler)
             try:
-                counts = execute(sweep, todo, ex, store.record, per_layer=per_layer, progress=progress)
+                counts = execute(sweep, todo, ex, store.record, record_evidence=store.record_evidence,
+                                 per_layer=per_layer, progress=progress)
             finally:
                 ex.close()
         results = store.results()
         layers = store.layer_results()
+        evidence = store.evidence()
     evaluated = analysis.evaluate(results, sweep.spec.constraints, sweep.spec.objective)
-    rec = analysis.recommend(evaluated, constraints=sweep.spec.constraints, objective=sweep.spec.objective)
+    rec = analysis.recommend(evaluated, constraints=sweep.spec.constraints, objective=sweep.spec.objective,
+                             evidence=evidence, intervals=sweep.intervals)
     axes = list(sweep.spec.axes)
     files = analysis.write_outputs(out, evaluated, layers, rec, axes, sweep.spec.name)
     wall = time.perf_counter() - t0

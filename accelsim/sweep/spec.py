@@ -18,6 +18,13 @@ A spec file (YAML)::
     sampling: {method: grid}           # or {method: random, points: 500, seed: 0}
     constraints: {max_miss_rate: 60%, min_fps: 30, max_power_mw: 500, max_sram_bytes: 2MiB}
     objective: {minimise: energy}      # energy | area | weighted (with weights: {column: weight})
+    intervals: {level: 95%, resamples: 1000, seed: 0}   # the miss rate's bootstrap intervals (these are the defaults)
+
+``max_miss_rate`` constrains the point estimate (``60%``), the upper end of the interval
+(``50% at 95%``, or ``{value: 50%, at: upper_bound}`` at ``intervals.level``), or the estimate plus a
+margin (``{value: 50%, margin: 3%}``); `accelsim.sweep.analysis` says how ties and thin evidence are
+reported. ``50% at 90%`` sets the intervals' level to 90% when the spec has no ``intervals``, and must
+agree with ``intervals.level`` when it has.
 
 Axis paths that start with ``plan.`` change the compression plan; every other path names a field of
 the hardware config. Points that differ only in hardware axes share one compression *variant*: it is
@@ -43,15 +50,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from accelsim.compress.layers import compressible_layers
 from accelsim.compress.plan import CompressionPlan, FinetuneSettings, LayerSettings, PruningSchedule, load_plan
 from accelsim.config.hardware import HardwareConfig, parse_hwconfig
+from accelsim.detect.intervals import DEFAULT_SPEC, IntervalSpec
 from accelsim.errors import AccelsimError, SweepError
 from accelsim.model import ModelEntry, get_model
 from accelsim.resources import hwconfigs_dir, resolve_named_file
-from accelsim.sweep.analysis import Constraints, Objective
+from accelsim.sweep.analysis import Constraints, Objective, parse_fraction
 from accelsim.yamlio import format_validation_error, load_yaml
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
@@ -78,6 +86,29 @@ class Sampling(BaseModel):
         return self
 
 
+class Intervals(BaseModel):
+    """How the miss rate's bootstrap intervals, and the paired ones between variants, are computed."""
+
+    model_config = _Strict
+
+    level: float = DEFAULT_SPEC.level  # "95%" accepted
+    resamples: int = DEFAULT_SPEC.resamples
+    seed: int = DEFAULT_SPEC.seed
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _percent(cls, value: object) -> object:
+        return parse_fraction(value, "confidence level")
+
+    @model_validator(mode="after")
+    def _valid(self) -> Intervals:
+        self.spec()  # IntervalSpec's own checks, reported against this field
+        return self
+
+    def spec(self) -> IntervalSpec:
+        return IntervalSpec(self.level, self.resamples, self.seed)
+
+
 class SweepSpec(BaseModel):
     model_config = _Strict
 
@@ -94,6 +125,7 @@ class SweepSpec(BaseModel):
     sampling: Sampling = Sampling()
     constraints: Constraints = Constraints()
     objective: Objective = Objective()
+    intervals: Intervals | None = None  # None: 95%, or the level of a "max_miss_rate: X at LEVEL"
 
 
 @dataclass(frozen=True)
@@ -161,9 +193,20 @@ class Sweep:
         if self.dataset is None and spec.constraints.max_miss_rate is not None:
             raise SweepError(f"{source}: constraints.max_miss_rate: the sweep has no dataset, so no miss rate "
                              "to constrain; set dataset or drop the constraint")
+        self.intervals = self._interval_spec()
         self._check_axes()
 
     # --- validation ---------------------------------------------------------------------------
+
+    def _interval_spec(self) -> IntervalSpec:
+        limit, given = self.spec.constraints.max_miss_rate, self.spec.intervals
+        level = None if limit is None else limit.level
+        if given is None:
+            return DEFAULT_SPEC if level is None else IntervalSpec(level=level)
+        if level is not None and level != given.level:
+            raise SweepError(f"{self.source}: constraints.max_miss_rate: asks for the upper end of a {level * 100:g}% "
+                             f"interval, but intervals.level is {given.level * 100:g}%; make them agree")
+        return given.spec()
 
     def _check_axes(self) -> None:
         src = self.source

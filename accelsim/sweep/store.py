@@ -10,6 +10,11 @@ Tables (all rows JSON, so any axis value or metric round-trips exactly, floats i
 - ``meta``: spec_hash, spec_text, created_utc, accelsim_version, store_format.
 - ``points``: point_id (primary key), idx, status ("ok" or "failed"), error, row_json.
 - ``layers``: point_id, idx, seq (the layer's position), row_json; replaced with their point.
+- ``evidence``: plan, number_formats (the ``plan`` and ``number_formats`` of the rows it belongs to),
+  matched_npz: the evaluation's 'reasonable' `Matched` arrays (positives per frame; frame, score and
+  true-positive flag of each counted detection) as an ``.npz``, so that the analysis can pair any two
+  variants' miss rates on the same frames without evaluating again. Written when a compression
+  variant's evaluation finishes, before its points.
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``: a commit survives the death of the process
 (the log is replayed on the next open); only a power loss may drop the last few commits, and never
@@ -18,6 +23,7 @@ corrupts the file.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -29,10 +35,11 @@ import numpy as np
 import pandas as pd
 
 import accelsim
+from accelsim.detect.metric import Matched
 from accelsim.errors import SweepError
 
 # Bumped when the tables change shape, so that an old store is refused by name instead of misread.
-_STORE_FORMAT = "2"
+_STORE_FORMAT = "3"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,8 +49,11 @@ CREATE TABLE points (
 CREATE TABLE layers (
     point_id TEXT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL, row_json TEXT NOT NULL,
     PRIMARY KEY (point_id, seq));
+CREATE TABLE evidence (
+    plan TEXT NOT NULL, number_formats TEXT NOT NULL, matched_npz BLOB NOT NULL,
+    PRIMARY KEY (plan, number_formats));
 """
-_TABLES = {"meta", "points", "layers"}
+_TABLES = {"meta", "points", "layers"}  # what every format has: without them it is no sweep store
 _POINT_KEYS = ("point_id", "index", "status", "error")
 
 
@@ -142,9 +152,13 @@ class SweepStore:
         except sqlite3.DatabaseError as exc:
             raise SweepError(f"{self.path} is not a readable sweep store ({exc})") from None
         if meta.get("store_format") != _STORE_FORMAT or "spec_hash" not in meta:
+            # Format 3 added each variant's per-frame evidence, which the paired comparisons need and
+            # an older store cannot supply; a new --out recomputes only what the caches lack.
             raise SweepError(
-                f"{self.path} is a sweep store of format {meta.get('store_format')!r}; this accelsim "
-                f"{accelsim.__version__} reads format {_STORE_FORMAT!r} only")
+                f"{self.path} is a sweep store of format {meta.get('store_format')!r}, without the per-frame "
+                f"evidence that paired miss-rate comparisons need; run the sweep with another --out (compression "
+                f"and accuracy come from the cache): this accelsim {accelsim.__version__} reads format "
+                f"{_STORE_FORMAT!r} only")
 
     @property
     def meta(self) -> dict[str, str]:
@@ -175,6 +189,26 @@ class SweepStore:
             self._conn.execute("DELETE FROM layers WHERE point_id = ?", (point_id,))
             self._conn.executemany(
                 "INSERT INTO layers (point_id, idx, seq, row_json) VALUES (?, ?, ?, ?)", layer_rows)
+
+    def record_evidence(self, plan: str, number_formats: str, matched: Matched) -> None:
+        """Commit the per-frame evidence of one variant's evaluation, replacing any earlier one."""
+        sink = io.BytesIO()
+        np.savez(sink, positives=matched.positives, frame=matched.frame, score=matched.score,
+                 true_positive=matched.true_positive)
+        with self._lock, self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO evidence (plan, number_formats, matched_npz) VALUES (?, ?, ?)",
+                               (plan, number_formats, sink.getvalue()))
+
+    def evidence(self) -> dict[tuple[str, str], Matched]:
+        """(plan, number_formats) -> that evaluation's 'reasonable' `Matched`."""
+        with self._lock:
+            stored = self._conn.execute("SELECT plan, number_formats, matched_npz FROM evidence").fetchall()
+        out = {}
+        for plan, formats, blob in stored:
+            with np.load(io.BytesIO(blob)) as a:
+                out[(plan, formats)] = Matched(len(a["positives"]), a["positives"], a["frame"], a["score"],
+                                               a["true_positive"])
+        return out
 
     def results(self) -> pd.DataFrame:
         """One row per recorded point, sorted by index.
