@@ -8,9 +8,7 @@ pipeline's accuracy stage (`accelsim.pipeline.accuracy`) caches the result on di
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +18,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from accelsim.cache import Cache
 from accelsim.compress.model import CompressedModel
 from accelsim.detect.crops import crop, image_tensor
 from accelsim.detect.datasets.synthetic import SyntheticScenes
 from accelsim.detect.detector import Detector
+from accelsim.detect.frame_cache import FrameInputs, proposal_model_key
 from accelsim.detect.functional import FunctionalClassifier, NumberFormats
 from accelsim.detect.evidence import Evidence
 from accelsim.detect.metric import REASONABLE, match_all
@@ -64,13 +64,9 @@ class Accuracy:
         return self.evidence.matched().curve()
 
 
-def calibration_crops(proposals: ProposalModel, detector_crop, frames: Sequence[Frame]) -> torch.Tensor:
-    batches = []
-    for frame in frames:
-        image = frame.image()
-        props = proposals.propose(image)
-        batches.append(crop(image_tensor(image), props, detector_crop))
-    return torch.cat(batches)
+def calibration_crops(proposals: ProposalModel, detector_crop, frames: Sequence[Frame], dataset: str) -> torch.Tensor:
+    inputs = FrameInputs(proposals, dataset)
+    return torch.cat([crop(image_tensor(image), props, detector_crop) for image, props in map(inputs, frames)])
 
 
 def functional_detector(model: nn.Module, detector_dir: Path, formats: NumberFormats,
@@ -79,59 +75,26 @@ def functional_detector(model: nn.Module, detector_dir: Path, formats: NumberFor
     calibration = None
     if formats.activation_bits is not None:
         # the crops depend on the proposal stage only, so variants evaluated in one process share them
-        key = (_proposal_key(base.proposals), repr(base.config.crop))
+        key = (proposal_model_key(base.proposals), repr(base.config.crop))
         if key not in _CALIBRATION:
             val = SyntheticScenes(seed=0, split="val", frames=CALIBRATION_FRAMES)
-            _CALIBRATION[key] = calibration_crops(base.proposals, base.config.crop, [val[i] for i in range(len(val))])
+            _CALIBRATION[key] = calibration_crops(base.proposals, base.config.crop, [val[i] for i in range(len(val))],
+                                                  val.name)
         calibration = _CALIBRATION[key]
     classifier = FunctionalClassifier(model, formats, compressed, calibration=calibration)
     return Detector(base.proposals, base.config, classifier), classifier
 
 
-# Proposals of frames already seen in this process, by (proposal model hash, dataset, frame id): the
-# proposal stage does not depend on the classifier's weights or formats, so evaluating several
-# compression variants on the same frames (`accelsim tradeoff`) runs it once per frame.
-_PROPOSALS: dict[tuple[str, str, str], np.ndarray] = {}
 _CALIBRATION: dict[tuple[str, str], torch.Tensor] = {}
-# Pixels of frames already seen, up to a budget: a generated scene takes longer to render than the
-# small classifier takes to score its proposals.
-_IMAGES: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-IMAGE_CACHE_BYTES = 512 * 2**20
-
-
-def _image(frame: Frame, dataset: str) -> np.ndarray:
-    key = (dataset, frame.frame_id)
-    if key in _IMAGES:
-        _IMAGES.move_to_end(key)
-        return _IMAGES[key]
-    image = frame.image()
-    _IMAGES[key] = image
-    while sum(a.nbytes for a in _IMAGES.values()) > IMAGE_CACHE_BYTES and len(_IMAGES) > 1:
-        _IMAGES.popitem(last=False)
-    return image
-
-
-def _proposal_key(proposals: ProposalModel) -> str:
-    h = hashlib.sha256(np.ascontiguousarray(proposals.weights).tobytes())
-    h.update(repr((proposals.bias, proposals.threshold, proposals.max_proposals, proposals.nms_overlap,
-                   proposals.geometry, proposals.prefilter)).encode())
-    if proposals.rescorer is not None:
-        for v in vars(proposals.rescorer).values():
-            h.update(np.ascontiguousarray(v).tobytes())
-    return h.hexdigest()
 
 
 def run_detector(detector: Detector, classifier: FunctionalClassifier, frames: Sequence[Frame], dataset: str,
-                 progress: Callable[[str], None] | None = None) -> Accuracy:
+                 progress: Callable[[str], None] | None = None, cache: Cache | None = None) -> Accuracy:
     t0 = time.perf_counter()
     detections, n_props = [], []
-    pkey = _proposal_key(detector.proposals) if isinstance(detector.proposals, ProposalModel) else None
+    inputs = FrameInputs(detector.proposals, dataset, cache)  # pixels and proposals, cached by content
     for i, frame in enumerate(frames):
-        image = _image(frame, dataset)
-        key = (pkey, dataset, frame.frame_id)
-        if pkey is not None and key not in _PROPOSALS:
-            _PROPOSALS[key] = detector.proposals.propose(image)
-        out = detector(image, _PROPOSALS.get(key))
+        out = detector(*inputs(frame))
         detections.append(out.detections)
         n_props.append(len(out.proposals))
         if progress and ((i + 1) % 25 == 0 or i + 1 == len(frames)):

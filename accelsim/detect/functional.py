@@ -54,13 +54,21 @@ Number formats (`NumberFormats`)
 Exactness
     Fixed point is simulated with torch float ops on integer-valued tensors (the codes q), not a
     Python loop. A conv/fc layer's sum of products is exact when every partial sum is an integer
-    representable in the float type: below 2^24 in float32, 2^53 in float64. Per layer the bound
-    max|q_w| * 2^(B_a - 1) * fan_in + max|q_bias| is checked: under 2^24 the layer runs in float32
-    (exact, and faster), otherwise in float64 (exact up to 2^53, which covers every width up to
-    16-bit weights and activations at AlexNet's largest fan-in of 9216; wider operands could lose
-    low bits on a layer that big). Between layers activations are held as float64 values of q * 2^-F,
-    exact for any width up to 32 bits. So a result does not depend on the summation order torch's
-    kernels choose: it is deterministic and bit-identical across machines.
+    representable in the float type: below 2^24 in float32, 2^53 in float64. Whatever order the
+    kernel adds in, a partial sum of output o is at most sum_i |q_w[o, i]| * 2^(B_a - 1) + |q_bias[o]|;
+    per layer the largest such bound over the outputs is checked: under 2^24 the layer runs in float32
+    with the bias inside the conv/linear call (exact, and faster), otherwise in float64 with the bias
+    added after the sum (exact up to 2^53, which covers every width up to 16-bit weights and
+    activations at AlexNet's largest fan-in of 9216; wider operands could lose low bits on a layer
+    that big). An accumulator that the bound keeps inside its range cannot saturate and is not
+    compared. Between layers activations are held as their codes (float32 up to 24 bits, float64
+    wider) with the point's F, and each quantisation point rescales its input once: round(t * 2^(F - F'))
+    of codes or accumulators t in units of 2^-F', exact in float32 for integers below 2^24 (see
+    `_requantize`), so it rounds the same real number that round((t * 2^-F') * 2^F) in float64 does.
+    ReLU and max pooling commute with the positive scale 2^-F', so they run on the codes; LRN and
+    average pooling run in float64 on the values t * 2^-F'. So a result does not depend on the
+    summation order torch's kernels choose: it is deterministic and bit-identical across machines,
+    and identical to holding float64 values q * 2^-F between layers (as this module once did).
 
 Float path
     With `NumberFormats.float32()` nothing is quantised: the leaves run as torch modules in float32
@@ -94,6 +102,8 @@ from accelsim.errors import ModelError
 
 INPUT = "input"  # name of the crop's quantisation point
 _FLOAT32_EXACT_LIMIT = 2**24  # integers up to this magnitude are exact in float32 (tests lower it)
+_FLOAT64_EXACT_LIMIT = 2**53
+_ONE_SCALING_MAX_EXP = 500  # see `_requantize`
 
 _COMPUTE = (nn.Conv2d, nn.Linear)
 _PRODUCERS = (nn.Conv2d, nn.Linear, nn.MaxPool2d, nn.AvgPool2d, nn.LocalResponseNorm)
@@ -249,13 +259,14 @@ class FunctionalClassifier:
             compressed.load_into(self.model)
         self.model.float()
         self._stages = _stages(self.model)
-        # The quantisation point each layer reads: the previous layer's output, or the crop.
-        self._input_of = {s.name: p.name for p, s in zip(self._stages, self._stages[1:])}
         shared = {n for n, layer in (compressed.layers.items() if compressed else ()) if layer.codebook is not None}
 
         self._weights: dict[str, _LayerWeights] = {}
-        self._bias: dict[str, torch.Tensor | None] = {}  # float64, on the accumulator's product grid
+        self._integer: dict[str, _IntegerLayer] = {}
         self._act_frac: dict[str, int] = {}
+        # codes between layers: float32 holds every integer of up to 24 bits exactly
+        bits_a = formats.activation_bits
+        self._codes_dtype = torch.float32 if bits_a is not None and bits_a <= 24 else torch.float64
         self._float32_layers: set[str] = set()
         for s in self._stages:
             if isinstance(s.producer, _COMPUTE):
@@ -309,67 +320,84 @@ class FunctionalClassifier:
 
     # -- execution ------------------------------------------------------------------------------------
 
-    def _point(self, name: str, x: torch.Tensor, stats: _Stats, calibrate: bool) -> torch.Tensor:
-        """Quantise the tensor written at point ``name`` (float64 out), or pass it on in float."""
-        bits = self.formats.activation_bits
-        if bits is None:
-            return x
-        if calibrate:
-            self._act_frac[name] = frac_bits_for(_max_abs(x), bits)
-        q, clipped = quantize(x, bits, self._act_frac[name])
-        stats.clip(name, clipped, x.numel())
-        return q
-
     def _forward(self, x: torch.Tensor, stats: _Stats, calibrate: bool) -> torch.Tensor:
-        quantised = self.formats.activation_bits is not None
         x = x.to(torch.float32)
-        if not quantised and self._stages[0].followers:
-            x = x.clone()  # an in-place ReLU straight on the input must not change the caller's tensor
-        x = self._point(INPUT, x, stats, calibrate)
-        for s in self._stages:
-            if s.producer is not None:
-                if isinstance(s.producer, _COMPUTE):
-                    stats.density(s.name, x)
-                    x = self._compute(s, x, stats, calibrate)
-                elif quantised:
-                    x = s.producer(x.to(torch.float64))
-                else:
-                    x = s.producer(x)
-            for m in s.followers:
-                x = m(x)
-            if s.producer is not None:
-                x = self._point(s.name, x, stats, calibrate)
-        return x.to(torch.float32)
+        if self.formats.activation_bits is None:
+            return self._forward_float(x, stats)
+        return self._forward_fixed(x, stats, calibrate)
 
-    def _compute(self, s: _Stage, x: torch.Tensor, stats: _Stats, calibrate: bool) -> torch.Tensor:
+    def _forward_float(self, x: torch.Tensor, stats: _Stats) -> torch.Tensor:
+        if self._stages[0].followers:
+            x = x.clone()  # an in-place ReLU straight on the input must not change the caller's tensor
+        for s in self._stages:
+            m = s.producer
+            if isinstance(m, _COMPUTE):
+                stats.density(s.name, x)
+                w = self._weights.get(s.name)
+                x = m(x) if w is None else _apply(m, x, w.values, m.bias)
+            elif m is not None:
+                x = m(x)
+            for f in s.followers:
+                x = f(x)
+        return x
+
+    def _forward_fixed(self, x: torch.Tensor, stats: _Stats, calibrate: bool) -> torch.Tensor:
+        """Activations travel as a pair (t, e) standing for the values t * 2^e: after a quantisation
+        point t holds the codes and e = -F, after an integer layer t is the accumulator and
+        e = -(F_w + F_in). Scaling by a power of two commutes with ReLU and max pooling, so those run
+        on t directly, and each point rescales once (see `_requantize`)."""
+        t, e = self._point(INPUT, x, 0, stats, calibrate)  # x is a fresh tensor: in-place followers are safe
+        for s in self._stages:
+            m = s.producer
+            if isinstance(m, _COMPUTE):
+                stats.density(s.name, t)
+                t, e = self._compute(s, t, e, stats, calibrate)
+            elif isinstance(m, nn.MaxPool2d):
+                t = m(t)
+            elif m is not None:  # LRN and average pooling, in float64 on the values
+                t, e = m(_values(t, e)), 0
+            for f in s.followers:
+                t = f(t)
+            if m is not None:
+                t, e = self._point(s.name, t, e, stats, calibrate)
+        return _values(t, e).to(torch.float32)
+
+    def _point(self, name: str, t: torch.Tensor, e: int, stats: _Stats, calibrate: bool) -> tuple[torch.Tensor, int]:
+        """Quantise the values t * 2^e written at point ``name``: (codes in the codes' type, -F)."""
+        bits = self.formats.activation_bits
+        if calibrate:
+            self._act_frac[name] = frac_bits_for(_max_abs(_values(t, e)), bits)
+        frac = self._act_frac[name]
+        codes, clipped = _requantize(t, e, bits, frac)
+        stats.clip(name, clipped, t.numel())
+        return codes.to(self._codes_dtype), -frac
+
+    def _compute(self, s: _Stage, t: torch.Tensor, e: int, stats: _Stats, calibrate: bool) -> tuple[torch.Tensor, int]:
         m = s.producer
         w = self._weights.get(s.name)
-        in_frac = self._act_frac.get(self._input_of[s.name])
-        bits_a = self.formats.activation_bits
-        if w is None and bits_a is None:  # float
-            return m(x)
-        if w is None or bits_a is None:  # one operand quantised: float arithmetic on the grid values
-            weight = m.weight if w is None else w.values
-            return _apply(m, x.to(torch.float32), weight, m.bias)
+        if w is None:  # float weights: float arithmetic on the grid values
+            return _apply(m, _values(t, e).to(torch.float32), m.weight, m.bias), 0
 
         # Integer arithmetic: codes times codes, in units of the product scale 2^-(F_w + F_in). The
         # bias codes and the float type depend on F_in, so they are fixed when it is calibrated.
-        prod_frac = w.frac + in_frac
-        acc_bits = self.formats.accumulator_bits
+        prod_frac = w.frac - e  # t holds the input point's codes, e = -F_in
         if calibrate:
             self._prepare_integer_layer(s.name, m, w, prod_frac)
-        bias = self._bias[s.name]
-        dtype = torch.float32 if s.name in self._float32_layers else torch.float64
-        codes_in = torch.round(x.to(torch.float64) * 2.0 ** in_frac)  # exact: x is on the input grid
-        accumulated = _apply(m, codes_in.to(dtype), w.codes, None).to(torch.float64)
-        if bias is not None:
-            accumulated = accumulated + bias.reshape((-1,) + (1,) * (accumulated.dim() - 2))
-        if acc_bits is not None:
-            lo, hi = -(2 ** (acc_bits - 1)), 2 ** (acc_bits - 1) - 1
+        layer = self._integer[s.name]
+        if layer.fused_bias:  # exact: the bound that chose float32 includes the bias
+            accumulated = _apply(m, t.to(layer.dtype), w.codes, layer.bias)
+        else:
+            accumulated = _apply(m, t.to(layer.dtype), w.codes, None)
+            if layer.bias is not None:
+                accumulated = accumulated + layer.bias.reshape((-1,) + (1,) * (accumulated.dim() - 2))
+        if layer.may_saturate:
+            lo, hi = _accumulator_range(self.formats.accumulator_bits)
             clipped = int(((accumulated < lo) | (accumulated > hi)).sum())
             stats.clip(f"{s.name}/accumulator", clipped, accumulated.numel())
             accumulated = accumulated.clamp(lo, hi)
-        return accumulated * 2.0 ** -prod_frac
+        elif self.formats.accumulator_bits is not None:  # the bound stays in range: nothing can clip
+            stats.clip(f"{s.name}/accumulator", 0, accumulated.numel())
+        return accumulated, -prod_frac
 
     def _prepare_integer_layer(self, name: str, m: nn.Module, w: _LayerWeights, prod_frac: int) -> None:
         acc_bits = self.formats.accumulator_bits
@@ -377,16 +405,57 @@ class FunctionalClassifier:
         if m.bias is not None:
             bias = torch.round(m.bias.detach().to(torch.float64) * 2.0 ** prod_frac)
             if acc_bits is not None:
-                bias = bias.clamp(-(2 ** (acc_bits - 1)), 2 ** (acc_bits - 1) - 1)
-        self._bias[name] = bias
-        fan_in = m.weight[0].numel()
-        bound = w.max_code * 2 ** (self.formats.activation_bits - 1) * fan_in
-        bound += 0 if bias is None else _max_abs(bias)
-        if bound < _FLOAT32_EXACT_LIMIT:
+                bias = bias.clamp(*_accumulator_range(acc_bits))
+        # Every partial sum of output o is at most sum_i |q_w[o, i]| * max|q_in| + |q_bias[o]|, in
+        # whatever order the kernel adds; zero padding adds nothing.
+        max_code_in = 2 ** (self.formats.activation_bits - 1)
+        bound_o = w.codes.to(torch.float64).reshape(w.codes.shape[0], -1).abs().sum(1) * max_code_in
+        if bias is not None:
+            bound_o = bound_o + bias.abs()
+        bound = float(bound_o.max()) if bound_o.numel() else 0.0
+        float32 = bound < _FLOAT32_EXACT_LIMIT
+        if float32:
             self._float32_layers.add(name)
         else:
             self._float32_layers.discard(name)
-        w.codes = w.codes.to(torch.float32 if name in self._float32_layers else torch.float64)
+        dtype = torch.float32 if float32 else torch.float64
+        w.codes = w.codes.to(dtype)
+        exact = bound < (_FLOAT32_EXACT_LIMIT if float32 else _FLOAT64_EXACT_LIMIT)
+        may_saturate = acc_bits is not None and not (exact and bound <= _accumulator_range(acc_bits)[1])
+        # float64 layers add the bias after the sum, as the accumulator does: beyond 2^53 the order matters
+        fused = float32 and bias is not None
+        self._integer[name] = _IntegerLayer(dtype, None if bias is None else bias.to(dtype), fused, may_saturate)
+
+
+@dataclass(frozen=True)
+class _IntegerLayer:
+    """A conv/fc layer with both operands in fixed point, fixed once F_in is calibrated."""
+
+    dtype: torch.dtype  # of the sum of products: float32 when its bound is below 2^24
+    bias: torch.Tensor | None  # codes on the product grid, in ``dtype``
+    fused_bias: bool  # the bias goes into the conv/linear call itself
+    may_saturate: bool  # the accumulator can leave its range, so values are compared and clamped
+
+
+def _accumulator_range(bits: int) -> tuple[int, int]:
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def _values(t: torch.Tensor, e: int) -> torch.Tensor:
+    """The values t * 2^e in float64 (exact: widening float32 is, and so is a power-of-two scale in range)."""
+    return t.to(torch.float64) * 2.0 ** e
+
+
+def _requantize(t: torch.Tensor, e: int, bits: int, frac: int) -> tuple[torch.Tensor, int]:
+    """`quantize_codes` of the values t * 2^e (t integer-valued when e != 0), in one scaling.
+
+    round(t * 2^(e + F)) equals round((t * 2^e) * 2^F) whenever both scalings of the second form are
+    exact, which holds in float64 for integers |t| < 2^53 while |e| and |F| stay below 500; in
+    float32, which `quantize_codes` takes for float32 t and |e + F| <= 100, t * 2^(e + F) is exact
+    for integers |t| < 2^24 (the float32 codes and accumulators). Beyond that, the two scalings."""
+    if e == 0 or (abs(e) < _ONE_SCALING_MAX_EXP and abs(frac) < _ONE_SCALING_MAX_EXP):
+        return quantize_codes(t, bits, frac + e)
+    return quantize_codes(_values(t, e), bits, frac)
 
 
 def _max_abs(t: torch.Tensor) -> float:

@@ -121,7 +121,7 @@ def accuracy_stage(entry: ModelEntry, network, compressed: CompressedModel | Non
 
     def run() -> Accuracy:
         detector, classifier = functional_detector(network, entry.detector_dir, request.formats, compressed)
-        return run_detector(detector, classifier, frames, request.dataset.name, progress)
+        return run_detector(detector, classifier, frames, request.dataset.name, progress, cache)
 
     found = (cache or default_cache()).get_or_compute("accuracy", key, run, _AccuracyCodec())
     return Evaluated(found.value, found.hit, found.compute_s, request.intervals)
