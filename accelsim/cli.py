@@ -6,6 +6,7 @@ with status 2; progress goes to stderr so that ``--json`` output on stdout stays
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -301,8 +302,8 @@ def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, finetune_epoch
     except ValueError:
         raise click.BadParameter(f"'{clusters}' is not a comma-separated list of integers", param_hint="--clusters") from None
     plan_arg = _plan_for(model_name, plan_arg)
-    request = AccuracyRequest.of(NumberFormats.from_hardware(load_hwconfig(hw)), dataset, frames,
-                                 _intervals(confidence, resamples))
+    request = dataclasses.replace(AccuracyRequest.of(NumberFormats.from_hardware(load_hwconfig(hw)), dataset, frames,
+                                                     _intervals(confidence, resamples)), keep_pixels=True)
     result = run_tradeoff(model_name, plan_arg, request, ks, finetune_epochs, _progress)
     folder = Path(out) if out else Path("reports") / f"tradeoff-{model_name}"
     folder.mkdir(parents=True, exist_ok=True)

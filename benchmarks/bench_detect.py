@@ -150,16 +150,16 @@ def frame_inputs(args, proposals: ProposalModel, scenes: SyntheticScenes, cache:
     boxes = []
     t_propose = _per_item_s(lambda im: boxes.append(proposals.propose(im)), images)
     clear_memory()
-    t_fill = _per_item_s(FrameInputs(proposals, scenes.name, cache), frames)  # renders, proposes, writes
+    t_fill = _per_item_s(FrameInputs(proposals, scenes.name, cache, keep_pixels=True), frames)  # renders, proposes, writes
     clear_memory()
-    t_hit = _per_item_s(FrameInputs(proposals, scenes.name, cache), frames)
+    t_hit = _per_item_s(FrameInputs(proposals, scenes.name, cache, keep_pixels=True), frames)
     print(f"-- 1. per frame, independent of the variant ({args.frames} frames, {torch.get_num_threads()} torch threads)")
     print(f"render {1e3 * t_render:.1f} ms + propose {1e3 * t_propose:.1f} ms ({np.mean([len(b) for b in boxes]):.1f} "
           f"proposals) = {1e3 * (t_render + t_propose):.1f} ms; computing and writing both entries "
           f"{1e3 * t_fill:.1f} ms; reading both entries {1e3 * t_hit:.2f} ms "
           f"(x{(t_render + t_propose) / t_hit:.0f} faster)")
     clear_memory()
-    pixels_only = FrameInputs(None, scenes.name, cache)
+    pixels_only = FrameInputs(None, scenes.name, cache, keep_pixels=True)
     t_pixels = _per_item_s(pixels_only, frames)
     print(f"  of which pixels {1e3 * t_pixels:.2f} ms, proposals {1e3 * (t_hit - t_pixels):.2f} ms: one entry per "
           f"frame costs little next to the classifier, and lets any later evaluation reuse any earlier frame")
@@ -215,7 +215,7 @@ def end_to_end(args, formats: NumberFormats, cache: Cache) -> None:
     clear_memory()
     first, first_classifier = functional_detector(network, entry.detector_dir, NumberFormats.float32())
     t = time.perf_counter()
-    run_detector(first, first_classifier, frames, scenes.name, cache=cache)
+    run_detector(first, first_classifier, frames, scenes.name, cache=cache, keep_pixels=True)
     t_first = (time.perf_counter() - t) / len(frames)
     print(f"first variant (float32), empty cache:             {1 / t_first:6.2f} frames/s")
 
@@ -225,7 +225,7 @@ def end_to_end(args, formats: NumberFormats, cache: Cache) -> None:
     detector, classifier = functional_detector(network, entry.detector_dir, formats)
     t_setup = time.perf_counter() - t
     t = time.perf_counter()
-    run_detector(detector, classifier, frames, scenes.name, cache=cache)
+    run_detector(detector, classifier, frames, scenes.name, cache=cache, keep_pixels=True)
     t_new = (time.perf_counter() - t) / len(frames)
     print(f"new variant (embedded-45nm), cached frames:       {1 / t_new:6.2f} frames/s "
           f"(x{t_earlier / t_new:.1f} the earlier path); with its setup ({t_setup:.2f} s: calibration on "

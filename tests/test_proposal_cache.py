@@ -59,16 +59,25 @@ def _entries(cache: Cache, kind: str) -> list[Path]:
 
 def test_a_fresh_process_reads_the_proposals_and_pixels(tmp_path, proposals, counted):
     cache = Cache(tmp_path / "cache")
-    first = [FrameInputs(proposals, SCENES.name, cache)(SCENES[i]) for i in range(2)]
+    first = [FrameInputs(proposals, SCENES.name, cache, keep_pixels=True)(SCENES[i]) for i in range(2)]
     assert counted == {"propose": 2, "render": 2}
     assert len(_entries(cache, PROPOSALS_KIND)) == 2 and len(_entries(cache, PIXELS_KIND)) == 2
 
     clear_memory()  # what a new process starts with
-    again = [FrameInputs(proposals, SCENES.name, cache)(SCENES[i]) for i in range(2)]
+    again = [FrameInputs(proposals, SCENES.name, cache, keep_pixels=True)(SCENES[i]) for i in range(2)]
     assert counted == {"propose": 2, "render": 2}
     for (pixels, boxes), (pixels_again, boxes_again) in zip(first, again):
         assert np.array_equal(pixels, pixels_again) and np.array_equal(boxes, boxes_again)
         assert boxes.dtype == boxes_again.dtype == np.float64
+
+
+def test_a_single_evaluation_keeps_no_pixels(tmp_path, proposals, counted):
+    cache = Cache(tmp_path / "cache")
+    FrameInputs(proposals, SCENES.name, cache)(SCENES[0])
+    clear_memory()
+    FrameInputs(proposals, SCENES.name, cache)(SCENES[0])
+    assert counted == {"propose": 1, "render": 2}  # proposals read back, pixels rendered again
+    assert cache.kinds() == [PROPOSALS_KIND]
 
 
 def test_a_longer_evaluation_reuses_the_frames_of_a_shorter_one(tmp_path, proposals, counted):

@@ -10,9 +10,11 @@ project's cache, keyed by content:
   (below) and the source of the code that proposes. Entries are per frame, not per evaluation, so an
   evaluation of 200 frames reuses the 100 of an earlier one; a hit costs about a tenth of a
   millisecond, against 150-250 ms to propose.
-- ``pixels``: generated frames only, 0.9 MiB per 640x480 frame. Rendering a scene takes about 20 ms,
-  reading its entry about 1 ms, and without it rendering would be the larger half of a new variant's
-  time. Frames read from files are read from them again: their files are on disk already. Crops are
+- ``pixels``: generated frames only, and only when the caller will evaluate more variants on the same
+  frames (``keep_pixels``: `accelsim tradeoff` and sweeps; not a single `run` or `eval`, whose 1,500
+  frames would leave 1.3 GiB behind for nothing), 0.9 MiB per 640x480 frame. Rendering a scene takes
+  about 20 ms, reading its entry about 1 ms, and without it rendering would be the larger half of a new
+  variant's time. Frames read from files are read from them again: their files are on disk already. Crops are
   not cached: at 64 proposals of 67x67 (227x227 for deepped-alexnet) they are 4x (45x) the frame's
   bytes, and cropping takes about 2 ms a frame.
 
@@ -118,10 +120,11 @@ class FrameInputs:
     """``(pixels, proposals)`` of frames of one dataset for one proposal stage. The proposals are
     None when the stage is not a `ProposalModel` (a stand-in, which the detector runs itself)."""
 
-    def __init__(self, proposals, dataset: str, cache: Cache | None = None):
+    def __init__(self, proposals, dataset: str, cache: Cache | None = None, keep_pixels: bool = False):
         self.proposals = proposals
         self.dataset = dataset
         self.cache = cache or default_cache()
+        self.keep_pixels = keep_pixels
         self._model_key = proposal_model_key(proposals) if isinstance(proposals, ProposalModel) else None
         self._file_digests: dict = {}  # frames share files (a Caltech video holds hundreds): digest each once
 
@@ -152,7 +155,7 @@ class FrameInputs:
         found = _PIXELS.get(identity)
         if found is not None:
             return found
-        if _generated(frame):
+        if self.keep_pixels and _generated(frame):
             pixels = self.cache.get_or_compute(PIXELS_KIND, identity, frame.image, _NpyCodec()).value
         else:
             pixels = frame.image()

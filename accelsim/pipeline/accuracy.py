@@ -42,6 +42,9 @@ class AccuracyRequest:
     dataset: Dataset  # opened (see `open_dataset`), so that a bad one is refused before any work
     frames: int | None = None  # first frames of the dataset; None: DEFAULT_SYNTHETIC_FRAMES synthetic frames, or all
     intervals: IntervalSpec = DEFAULT_SPEC  # how the miss rate's interval is computed (not part of the cache key)
+    # Cache the generated frames' pixels too, for the next variant evaluated on the same frames (see
+    # `accelsim.detect.frame_cache`); a single evaluation leaves them out.
+    keep_pixels: bool = False
 
     @classmethod
     def of(cls, formats: NumberFormats, dataset: str | Dataset, frames: int | None = None,
@@ -121,7 +124,7 @@ def accuracy_stage(entry: ModelEntry, network, compressed: CompressedModel | Non
 
     def run() -> Accuracy:
         detector, classifier = functional_detector(network, entry.detector_dir, request.formats, compressed)
-        return run_detector(detector, classifier, frames, request.dataset.name, progress, cache)
+        return run_detector(detector, classifier, frames, request.dataset.name, progress, cache, request.keep_pixels)
 
     found = (cache or default_cache()).get_or_compute("accuracy", key, run, _AccuracyCodec())
     return Evaluated(found.value, found.hit, found.compute_s, request.intervals)

@@ -104,7 +104,8 @@ def run_variant(task: VariantTask) -> VariantOutcome:
             dataset = open_dataset(task.dataset)
             for formats in task.formats:
                 evaluated = accuracy_stage(compressed.entry, compressed.network, compressed.storage,
-                                           AccuracyRequest(formats, dataset, task.frames, task.intervals))
+                                           AccuracyRequest(formats, dataset, task.frames, task.intervals,
+                                                           keep_pixels=True))
                 outcome.accuracy[astuple(formats)] = VariantAccuracy(
                     evaluated.figures(), evaluated.accuracy.activation_density, evaluated.accuracy.evidence.matched())
         return outcome
