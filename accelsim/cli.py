@@ -142,7 +142,7 @@ def _dataset_for(model_name: str, dataset: str | None) -> str | None:
 @click.option("--compressed", type=click.Path(dir_okay=False), help="Use this `accelsim compress` output instead of compressing.")
 @click.option("--dataset", metavar="SPEC", help=f"{DATASET_SPEC} | none. Default: synthetic for "
               "a model with a detector, none otherwise.")
-@click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
+@click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 1500 synthetic frames (the shipped plan's interval within +-3 points), or the whole dataset.")
 @click.option("--proposals", type=click.IntRange(min=1), default=10, show_default=True,
               help="Region proposals per frame when no dataset is evaluated (with one, the measured mean is used).")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. Default: reports/run-<hw>-<plan>/")
@@ -207,7 +207,7 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
 @click.option("--weights", type=click.Path(dir_okay=False), help="State-dict file; default: the model's shipped weights.")
 @click.option("--hw", help="Take the number formats from this hardware config (name or YAML). Default: float32.")
 @click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help=DATASET_SPEC)
-@click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
+@click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 1500 synthetic frames (the shipped plan's interval within +-3 points), or the whole dataset.")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Also write accuracy.json, detections.parquet, subsets.csv and the miss-rate curve (.csv, .png, "
               ".svg) here.")
@@ -272,7 +272,7 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out, confidence, re
 @click.option("--plan", "plan_arg", help="Plan whose pruning and fine-tuning the variants start from. Default: the model's shipped plan.")
 @click.option("--hw", default="embedded-45nm", show_default=True, help="Hardware config whose number formats the classifier runs in.")
 @click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help=DATASET_SPEC)
-@click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 200 synthetic frames, or the whole dataset.")
+@click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 1500 synthetic frames (the shipped plan's interval within +-3 points), or the whole dataset.")
 @click.option("--clusters", default="4,8,16,32,64,256", show_default=True, help="Cluster counts (every layer) to evaluate.")
 @click.option("--finetune-epochs", type=click.IntRange(min=0), default=2, show_default=True,
               help="Also fine-tune the plan and the smallest cluster count for this many epochs (0: no such rows).")

@@ -108,3 +108,19 @@ def test_detections_outside_the_subset_height_range_are_not_counted():
     far = evaluate(gt, [np.array([[400, 100, 16, 40, 0.9], [100, 100, 10, 25, 0.5]])], p)
     assert far.curve["fppi"].tolist() == [0.0]  # only the TP counts
     assert math.isclose(far.lamr, 1e-10, rel_tol=1e-9)
+
+
+def test_pictures_show_the_operating_point():
+    from accelsim.pipeline.accuracy_files import at_operating_point
+
+    # frame 1: the 25x60 person is found at 0.7, the occluded one (an ignore region) at 0.6
+    t = _evidence().table()
+    kept = at_operating_point(t, 0.75)
+    det = kept[kept["kind"] == "detection"]
+    assert (det["score"] >= 0.75).all() and len(det) == 2  # frame 0's 0.9 and 0.8
+    gt1 = kept[(kept["frame"] == 1) & (kept["kind"] == "ground_truth")].set_index("index")
+    # only a detection below the threshold matched it: at this operating point it is missed
+    assert gt1.loc[0, "status"] == "missed" and gt1.loc[0, "match"] == -1
+    gt0 = kept[(kept["frame"] == 0) & (kept["kind"] == "ground_truth")].set_index("index")
+    assert gt0.loc[0, "status"] == "matched"  # its 0.9 detection stays
+    assert (kept["kind"] == "frame").sum() == 3

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from accelsim.cli import main
+from accelsim.pipeline.accuracy import DEFAULT_SYNTHETIC_FRAMES
 from golden_values import differences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,16 +63,30 @@ def test_main_job_end_to_end(tmp_path):
     out = tmp_path / "run"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "deepped-small" and summary["dataset"] == "synthetic(seed=0, split=test)"
-    assert summary["frames_evaluated"] == 200
+    assert summary["frames_evaluated"] == DEFAULT_SYNTHETIC_FRAMES
     assert 0.0 < summary["miss_rate_lamr"] < 1.0
+    # enough frames to decide on: the shipped plan's 95% interval is at most +-3 points wide
+    assert summary["miss_rate_lamr_ci_high"] - summary["miss_rate_lamr_ci_low"] <= 0.06
+    assert summary["positives"] > 1000
     # the shipped plan exists to fit the 384 KiB weight share: no weight traffic in steady state
     assert summary["weights_resident"] is True and summary["dram_weight_bytes_per_frame"] == 0
     assert summary["compressed_weight_bytes"] <= summary["sram_weight_bytes"]
     assert summary["proposals_per_frame"] == max(1, round(summary["proposals_per_frame_measured"]))
     assert summary["latency_per_frame_ms"] >= summary["roofline_bound_ms"]
     assert (out / "miss_rate_curve.csv").is_file()
-    # the same figures as before the result schema (tests/golden_values.py lists the renamed fields)
+    assert (out / "detections.parquet").is_file() and (out / "miss_rate_curve.png").is_file()
     assert differences("main-job", out) == []
+
+
+@pytest.mark.slow
+def test_main_job_on_200_frames_is_unchanged(tmp_path):
+    """On the 200 frames the main job used before issue 12, every figure is what it was before the
+    result schema (tests/golden_values.py lists the renamed fields): the evidence, the compRoc tie
+    handling and the faster fixed point changed no value."""
+    args = _accelsim_args(_quick_start()[0]) + ["--frames", "200", "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert differences("main-job-200-frames", tmp_path / "run") == []
 
 
 @pytest.mark.slow

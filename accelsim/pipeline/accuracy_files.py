@@ -47,13 +47,40 @@ def write_accuracy_files(evaluated: Evaluated, folder: Path, label: str) -> list
     return written
 
 
+# The operating point pictures show: the detector's threshold at this many false positives per image.
+PICTURE_FPPI = 0.1
+
+
+def at_operating_point(boxes: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """The evidence rows as the detector would output them with scores of at least ``threshold``:
+    detections below it are dropped, and a pedestrian only they matched becomes missed. Matching is
+    greedy by descending score, so the detections kept match exactly as they did."""
+    det = boxes["kind"] == "detection"
+    kept = boxes[~det | (boxes["score"] >= threshold)].copy()
+    for frame, rows in kept.groupby("frame"):
+        found = set(rows.loc[(rows["kind"] == "detection") & (rows["status"] == "tp"), "match"])
+        lost = (kept["frame"] == frame) & (kept["kind"] == "ground_truth") & (kept["status"] == "matched") \
+            & ~kept["index"].isin(found)
+        kept.loc[lost, ["status", "match"]] = ["missed", -1]
+    return kept
+
+
+def operating_threshold(evaluated: Evaluated, fppi: float = PICTURE_FPPI) -> float:
+    """The lowest score threshold whose false positives per image do not exceed ``fppi``."""
+    curve = evaluated.accuracy.curve
+    within = curve[curve["fppi"] <= fppi]
+    return float(within["score_threshold"].iloc[-1]) if len(within) else float("inf")
+
+
 def save_images(evaluated: Evaluated, dataset: Dataset, count: int, folder: Path) -> list[Path]:
-    """Pictures of the first ``count`` evaluated frames with their ground truth, ignore regions and
-    detections as this evaluation matched them (``frame-<id>.png``)."""
+    """Pictures of the first ``count`` evaluated frames (``frame-<id>.png``): ground truth, ignore
+    regions and the detections at the operating point of `PICTURE_FPPI` false positives per image,
+    as this evaluation matched them (all detections are in detections.parquet)."""
     from accelsim.report.pictures import draw_detections
 
     evidence = evaluated.accuracy.evidence
-    boxes = evidence.table()
+    threshold = operating_threshold(evaluated)
+    boxes = at_operating_point(evidence.table(), threshold)
     frames = first_frames(dataset, min(count, evidence.frames))
     written = []
     for i, frame in enumerate(frames):
@@ -61,6 +88,7 @@ def save_images(evaluated: Evaluated, dataset: Dataset, count: int, folder: Path
             raise ValueError(f"frame {i} of {dataset.name} is {frame.frame_id}, but the evaluation's is "
                              f"{evidence.frame_ids[i]}")
         path = folder / f"frame-{frame.frame_id.replace('/', '-')}.png"
-        title = f"{dataset.name} {frame.frame_id}, {evaluated.accuracy.formats}"
+        title = (f"{dataset.name} {frame.frame_id}, {evaluated.accuracy.formats}; detections scoring at least "
+                 f"{threshold:.2f} ({PICTURE_FPPI:g} false positives per image over the evaluation)")
         written.append(draw_detections(frame.image(), boxes[boxes["frame"] == i], path, title=title))
     return written
