@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from accelsim.sweep.analysis import (
-    METRIC_COLUMNS, Constraints, MissRateLimit, Objective, evaluate, pareto_front, power_mw, recommend, text_summary,
-    write_outputs,
-)
+from accelsim.sweep.constraints import METRIC_COLUMNS, Constraints, MissRateLimit, Objective, evaluate, power_mw
+from accelsim.sweep.outputs import text_summary, write_outputs
+from accelsim.sweep.pareto import pareto_front
+from accelsim.sweep.recommendation import recommend
 
 KIB, MIB = 2**10, 2**20
 AXES = ["sram.size", "prune"]

@@ -20,7 +20,9 @@ import pytest
 from accelsim.detect.evidence import Evidence
 from accelsim.detect.intervals import IntervalSpec, lamr_interval, paired_difference
 from accelsim.detect.types import Annotation
-from accelsim.sweep.analysis import Constraints, Objective, evaluate, recommend, text_summary, write_outputs
+from accelsim.sweep.constraints import Constraints, Objective, evaluate
+from accelsim.sweep.outputs import text_summary, write_outputs
+from accelsim.sweep.recommendation import recommend
 from accelsim.sweep.runner import run_sweep, variant_tasks
 from accelsim.sweep.spec import load_sweep
 from accelsim.sweep.store import SweepStore

@@ -39,7 +39,9 @@ from accelsim.pipeline.compression import CompressionRequest, compress_stage
 from accelsim.pipeline.simulation import prepare_target, simulate_stage, simulated_proposals
 from accelsim.results.records import AccuracyFigures, Design, DesignPointSummary, SweepPoint
 from accelsim.results.schema import cell
-from accelsim.sweep import analysis
+from accelsim.sweep.constraints import evaluate
+from accelsim.sweep.outputs import text_summary, write_outputs
+from accelsim.sweep.recommendation import recommend
 from accelsim.sweep.spec import DesignPoint, Sweep
 from accelsim.sweep.store import SweepStore
 from accelsim.workload import build_workload
@@ -384,12 +386,12 @@ def run_sweep(sweep: Sweep, out: Path, *, executor: str = "local", workers: int 
         results = store.results()
         layers = store.layer_results()
         evidence = store.evidence()
-    evaluated = analysis.evaluate(results, sweep.spec.constraints, sweep.spec.objective)
-    rec = analysis.recommend(evaluated, constraints=sweep.spec.constraints, objective=sweep.spec.objective,
-                             evidence=evidence, intervals=sweep.intervals)
+    evaluated = evaluate(results, sweep.spec.constraints, sweep.spec.objective)
+    rec = recommend(evaluated, constraints=sweep.spec.constraints, objective=sweep.spec.objective,
+                    evidence=evidence, intervals=sweep.intervals)
     axes = list(sweep.spec.axes)
-    files = analysis.write_outputs(out, evaluated, layers, rec, axes, sweep.spec.name)
+    files = write_outputs(out, evaluated, layers, rec, axes, sweep.spec.name)
     wall = time.perf_counter() - t0
     return {"points": total, "ran": len(todo), "ok_run": counts["ok"], "failed_run": counts["failed"],
             "variants_run": counts["variants"], "wall_s": wall, "recommendation": rec, "files": files,
-            "summary": analysis.text_summary(rec, axes)}
+            "summary": text_summary(rec, axes)}

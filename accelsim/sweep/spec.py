@@ -22,8 +22,8 @@ A spec file (YAML)::
 
 ``max_miss_rate`` constrains the point estimate (``60%``), the upper end of the interval
 (``50% at 95%``, or ``{value: 50%, at: upper_bound}`` at ``intervals.level``), or the estimate plus a
-margin (``{value: 50%, margin: 3%}``); `accelsim.sweep.analysis` says how ties and thin evidence are
-reported. ``50% at 90%`` sets the intervals' level to 90% when the spec has no ``intervals``, and must
+margin (``{value: 50%, margin: 3%}``); `accelsim.sweep.recommendation` says how ties and thin evidence
+are reported. ``50% at 90%`` sets the intervals' level to 90% when the spec has no ``intervals``, and must
 agree with ``intervals.level`` when it has.
 
 Axis paths that start with ``plan.`` change the compression plan; every other path names a field of
@@ -59,7 +59,7 @@ from accelsim.detect.intervals import DEFAULT_SPEC, IntervalSpec
 from accelsim.errors import AccelsimError, SweepError
 from accelsim.model import ModelEntry, get_model
 from accelsim.resources import hwconfigs_dir, resolve_named_file
-from accelsim.sweep.analysis import Constraints, Objective, parse_fraction
+from accelsim.sweep.constraints import Constraints, Objective, parse_fraction
 from accelsim.yamlio import format_validation_error, load_yaml
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
