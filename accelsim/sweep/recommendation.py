@@ -78,8 +78,9 @@ def recommend(evaluated: pd.DataFrame, runners_up: int = 4, *, constraints: Cons
               intervals: IntervalSpec = DEFAULT_SPEC) -> Recommendation:
     """The feasible design with the lowest objective (ties: lowest index); as runners-up, the best
     design of each of the next ``runners_up`` evaluations (compression variant and number formats) by
-    objective, and the feasible design with the lowest miss rate; the near misses (up to
-    ``runners_up`` evaluations); per constraint the number of designs failing it (a design failing
+    objective, and the feasible design with the lowest miss rate; the near misses (the best design
+    of each of up to ``runners_up`` evaluations rejected only on the miss rate at a lower objective,
+    nearest the best's objective first); per constraint the number of designs failing it (a design failing
     two counts under both); and warnings where the evidence is thin (module docstring).
 
     Runners-up and near misses carry how each compares with the best: ``role``; ``miss_rate_delta``,
@@ -136,8 +137,9 @@ def recommend(evaluated: pd.DataFrame, runners_up: int = 4, *, constraints: Cons
             runners = pd.concat([runners, against_best(lowest, "lowest miss rate")])
     only_miss = evaluated[(evaluated["violated"] == "max_miss_rate")
                           & (column_floats(evaluated, "objective") < best["objective"])]
-    near = against_best(first_of_each(only_miss.sort_values(["objective", "index"], kind="stable")).head(runners_up),
-                        "rejected only on miss rate")
+    # nearest the best first: those are the alternatives a slightly looser miss-rate target would pick
+    each = first_of_each(only_miss.sort_values(["objective", "index"], kind="stable"))
+    near = against_best(each.iloc[::-1].head(runners_up), "rejected only on miss rate")
     limit = None if constraints is None else constraints.max_miss_rate
     return replace(rec, best=best, runners_up=runners, near_misses=near,
                    warnings=tuple(_warnings(best, runners, near, limit, intervals.level)))
