@@ -315,16 +315,19 @@ def test_read_vbb_objects_exact(tmp_path):
     frames = read_vbb(p)
     assert len(frames) == 4
     assert frames[0] == () and frames[3] == ()
+    # occluded: the object is flagged and has a visible box (dbEval's visibility ratio is then finite;
+    # without one it is infinite, as for an unoccluded object)
     assert frames[1] == (
-        Annotation((10.0, 20.0, 30.0, 60.0), "person", 1.0),
-        Annotation((100.5, 50.0, 20.0, 40.0), "person?", 0.25),
-        Annotation((200.0, 10.0, 80.0, 50.0), "people", 1.0),
+        Annotation((10.0, 20.0, 30.0, 60.0), "person", 1.0, occluded=False),
+        Annotation((100.5, 50.0, 20.0, 40.0), "person?", 0.25, occluded=True),
+        Annotation((200.0, 10.0, 80.0, 50.0), "people", 1.0, occluded=False),
     )
     assert frames[2] == (
-        Annotation((12.0, 20.0, 30.0, 60.0), "person", 0.0),
-        Annotation((300.0, 100.0, 50.0, 50.0), "ignore", 1.0),
-        Annotation((0.0, 0.0, 10.0, 20.0), "ignore", 1.0),  # unknown label 'cyclist' -> ignore
+        Annotation((12.0, 20.0, 30.0, 60.0), "person", 0.0, occluded=True),
+        Annotation((300.0, 100.0, 50.0, 50.0), "ignore", 1.0, occluded=False),
+        Annotation((0.0, 0.0, 10.0, 20.0), "ignore", 1.0, occluded=True),  # unknown label 'cyclist' -> ignore
     )
+    assert [a.visibility_ratio for a in frames[1]] == [float("inf"), 0.25, float("inf")]
 
 
 def test_visible_fraction_rule():
@@ -376,8 +379,8 @@ def test_dataset_split_sampling_and_annotations(tmp_path):
     ]
     assert len(ds) == 6
     assert ds[0].objects == ()
-    assert ds[1].objects == (Annotation((1.0, 2.0, 3.0, 6.0), "person", 1.0),)
-    assert ds[2].objects == (Annotation((5.0, 1.0, 4.0, 8.0), "people", 0.25),)
+    assert ds[1].objects == (Annotation((1.0, 2.0, 3.0, 6.0), "person", 1.0, occluded=False),)
+    assert ds[2].objects == (Annotation((5.0, 1.0, 4.0, 8.0), "people", 0.25, occluded=True),)
     assert (ds[4].width, ds[4].height) == (16, 8)
     img = ds[4].image()
     assert img.shape == (8, 16, 3)
@@ -392,7 +395,7 @@ def test_dataset_default_sampling_29_59(tmp_path):
     make_video(tmp_path, "set07", "V003", 60, {59: [(1, [4, 0, 6, 8], 0, [0, 0, 0, 0])]})
     ds = CaltechDataset(tmp_path)
     assert [f.frame_id for f in ds] == ["set07/V003/29", "set07/V003/59"]
-    assert ds[1].objects == (Annotation((4.0, 0.0, 6.0, 8.0), "person", 1.0),)
+    assert ds[1].objects == (Annotation((4.0, 0.0, 6.0, 8.0), "person", 1.0, occluded=False),)
     for f, i in zip(ds, (29, 59)):
         assert np.abs(f.image().astype(int) - frame_pixels(i).astype(int)).max() <= 6
 
