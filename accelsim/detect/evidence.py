@@ -119,18 +119,21 @@ class Evidence:
         if missing:
             raise ValueError(f"evidence table lacks columns {missing}")
         names = [c[len(CONDITION_PREFIX):] for c in table.columns if c.startswith(CONDITION_PREFIX)]
-        ids, gts, dets, conds = [], [], [], []
-        for _, rows in table.groupby("frame", sort=True):
-            frame_row = rows[rows["kind"] == "frame"].iloc[0]
-            ids.append(str(frame_row["frame_id"]))
-            conds.append({k: str(frame_row[CONDITION_PREFIX + k]) for k in names if frame_row[CONDITION_PREFIX + k]})
-            g = rows[rows["kind"] == "ground_truth"].sort_values("index")
-            gts.append(tuple(Annotation(box=tuple(float(v) for v in r[["x_px", "y_px", "w_px", "h_px"]]),
-                                        label=str(r["label"]), visible=float(r["visible"]),
-                                        occluded=bool(r["occluded"])) for _, r in g.iterrows()))
-            d = rows[rows["kind"] == "detection"].sort_values("index")
-            dets.append(as_detections(d[["x_px", "y_px", "w_px", "h_px", "score"]].to_numpy(dtype=np.float64)))
-        return cls(tuple(ids), tuple(gts), tuple(dets), tuple(conds) if names else ())
+        frames = table[table["kind"] == "frame"].sort_values("frame")
+        n = len(frames)
+        ids = tuple(str(v) for v in frames["frame_id"])
+        conds = tuple({k: str(v) for k, v in zip(names, values, strict=True) if v}
+                      for values in frames[[CONDITION_PREFIX + k for k in names]].itertuples(index=False))
+        gts: list[list[Annotation]] = [[] for _ in range(n)]
+        g = table[table["kind"] == "ground_truth"].sort_values(["frame", "index"])
+        for r in g[["frame", "x_px", "y_px", "w_px", "h_px", "label", "visible", "occluded"]].itertuples(index=False):
+            gts[r.frame].append(Annotation(box=(float(r.x_px), float(r.y_px), float(r.w_px), float(r.h_px)),
+                                           label=str(r.label), visible=float(r.visible), occluded=bool(r.occluded)))
+        d = table[table["kind"] == "detection"].sort_values(["frame", "index"])
+        boxes = d[["x_px", "y_px", "w_px", "h_px", "score"]].to_numpy(dtype=np.float64)
+        bounds = np.searchsorted(d["frame"].to_numpy(), np.arange(n + 1))
+        dets = tuple(as_detections(boxes[bounds[i]:bounds[i + 1]]) for i in range(n))
+        return cls(ids, tuple(tuple(a) for a in gts), dets, conds if names else ())
 
 
 def _box(b) -> dict[str, float]:
