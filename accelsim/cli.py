@@ -148,7 +148,8 @@ def _dataset_for(model_name: str, dataset: str | None) -> str | None:
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. Default: reports/run-<hw>-<plan>/")
 @_interval_options
 @click.option("--save-images", type=click.IntRange(min=0), default=0, metavar="N",
-              help="Also draw the first N evaluated frames with their boxes (frame-*.png).")
+              help="Also draw the first N evaluated frames with their boxes at the 0.1 false positives per image "
+              "operating point (frame-*.png).")
 @_user_errors
 def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposals, out, confidence, resamples,
         save_images) -> None:
@@ -214,7 +215,8 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
 @_interval_options
 @click.option("--save-images", type=click.IntRange(min=0), default=0, metavar="N",
               help="Draw the first N frames with ground truth, ignore regions and true-positive, false-positive and "
-              "missed boxes (frame-*.png in --out, default reports/eval-<model>-<plan>/).")
+              "missed boxes at the 0.1 false positives per image operating point (frame-*.png in --out, default "
+              "reports/eval-<model>-<plan>/).")
 @_user_errors
 def eval(model_name, plan_arg, weights, hw, dataset, frames, out, confidence, resamples,  # noqa: A001 - `accelsim eval`
          save_images) -> None:
