@@ -17,7 +17,7 @@ from accelsim.compress.plan import CompressionPlan, load_plan
 from accelsim.pipeline.accuracy import AccuracyRequest, Evaluated, accuracy_stage
 from accelsim.model import get_model
 from accelsim.pipeline.compression import CompressionRequest, compress_stage
-from accelsim.pipeline.subsets import paired
+from accelsim.pipeline.subsets import paired, subset_row
 from accelsim.report.terminal import interval_text
 from accelsim.results.records import TradeoffRow
 
@@ -100,21 +100,21 @@ def tradeoff(model_name: str, plan_arg: str, request: AccuracyRequest, clusters:
         a = evaluated.accuracy
         for subset, iv, diff in paired(a.evidence, reference.accuracy.evidence, request.intervals):
             rows.append(TradeoffRow(
-                variant=label, plan=plan_name, kept_fraction=kept, compressed_kib=kib, subset=subset.name,
-                frames=subset.matched.frames, positives=subset.matched.positive_count,
-                miss_rate_lamr=iv.estimate if iv else None, miss_rate_lamr_ci_low=iv.low if iv else None,
-                miss_rate_lamr_ci_high=iv.high if iv else None, reference=reference_label,
-                delta_vs_reference=diff.delta if diff else None, delta_ci_low=diff.low if diff else None,
-                delta_ci_high=diff.high if diff else None, distinguishable=diff.distinguishable if diff else None,
-                confidence_level=request.intervals.level, dataset=a.dataset, number_formats=a.formats))
+                variant=label, plan=plan_name, kept_fraction=kept, compressed_kib=kib, subset=subset_row(subset, iv),
+                reference=reference_label, delta_vs_reference=diff.delta if diff else None,
+                delta_ci_low=diff.low if diff else None, delta_ci_high=diff.high if diff else None,
+                distinguishable=diff.distinguishable if diff else None, confidence_level=request.intervals.level,
+                dataset=a.dataset, number_formats=a.formats))
     return Tradeoff(rows, evaluations)
 
 
-def _points(delta: float | None, low: float | None, high: float | None, distinguishable: bool | None) -> str:
-    """A difference in percentage points with its interval; * where it is distinguishable from 0."""
-    if delta is None:
+def _points(r: TradeoffRow) -> str:
+    """The row's difference from the reference in percentage points with its interval; * where it is
+    distinguishable from 0."""
+    if r.delta_vs_reference is None:
         return "n/a"
-    return f"{100 * delta:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{'*' if distinguishable else ''}"
+    return (f"{100 * r.delta_vs_reference:+.1f} [{100 * r.delta_ci_low:+.1f}, {100 * r.delta_ci_high:+.1f}]"
+            f"{'*' if r.distinguishable else ''}")
 
 
 def markdown(result: Tradeoff) -> str:
@@ -122,22 +122,20 @@ def markdown(result: Tradeoff) -> str:
     from the reference on every subset."""
     rows = result.rows
     level = rows[0].confidence_level
-    main = [r for r in rows if r.subset == "reasonable"]
+    main = [r for r in rows if r.subset.subset == "reasonable"]
     lines = [f"| variant | weights kept | compressed KiB | log-average miss rate [{level:.0%} interval] | "
              f"vs {result.reference}, points [{level:.0%} interval] |", "|---|---|---|---|---|"]
     for r in main:
+        s = r.subset
         lines.append(f"| {r.variant} | {r.kept_fraction:.0%} | {r.compressed_kib:,.1f} | "
-                     f"{interval_text(r.miss_rate_lamr, r.miss_rate_lamr_ci_low, r.miss_rate_lamr_ci_high)} | "
-                     f"{_points(r.delta_vs_reference, r.delta_ci_low, r.delta_ci_high, r.distinguishable)} |")
-    subsets = list(dict.fromkeys(r.subset for r in rows))
-    by = {(r.variant, r.subset): r for r in rows}
-    first = {s: by[(main[0].variant, s)] for s in subsets}
+                     f"{interval_text(s.miss_rate_lamr, s.miss_rate_lamr_ci_low, s.miss_rate_lamr_ci_high)} | "
+                     f"{_points(r)} |")
+    by = {(r.variant, r.subset.subset): r for r in rows}
     lines += ["", f"Difference from {result.reference} by subset, in points of miss rate [{level:.0%} paired "
               "interval]; * = distinguishable from 0 at that level.", "",
               "| subset | frames | positives | " + " | ".join(r.variant for r in main[1:]) + " |",
               "|---|---|---|" + "---|" * (len(main) - 1)]
-    for s in subsets:
-        cells = [_points(by[(r.variant, s)].delta_vs_reference, by[(r.variant, s)].delta_ci_low,
-                         by[(r.variant, s)].delta_ci_high, by[(r.variant, s)].distinguishable) for r in main[1:]]
-        lines.append(f"| {s} | {first[s].frames} | {first[s].positives} | " + " | ".join(cells) + " |")
+    for first in (r.subset for r in rows if r.variant == main[0].variant):
+        cells = [_points(by[(r.variant, first.subset)]) for r in main[1:]]
+        lines.append(f"| {first.subset} | {first.frames} | {first.positives} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from accelsim.detect.detector import Detector
 from accelsim.detect.frame_cache import FrameInputs, proposal_model_key
 from accelsim.detect.functional import FunctionalClassifier, NumberFormats
 from accelsim.detect.evidence import Evidence
-from accelsim.detect.metric import REASONABLE, match_all
+from accelsim.detect.metric import REASONABLE, require_positives
 from accelsim.detect.proposals import ProposalModel
 from accelsim.detect.types import Frame
 from accelsim.errors import DatasetError
@@ -106,7 +106,7 @@ def run_detector(detector: Detector, classifier: FunctionalClassifier, frames: S
     evidence = Evidence(tuple(f.frame_id for f in frames), tuple(f.objects for f in frames), tuple(detections),
                         tuple(dict(f.conditions) for f in frames))
     try:
-        match_all(evidence.ground_truth, evidence.detections, REASONABLE)
+        require_positives(evidence.matched(REASONABLE), REASONABLE)
     except ValueError as exc:  # no pedestrian in the frames that the protocol counts
         raise DatasetError(f"{dataset}, first {len(frames)} frames: {exc}; evaluate more frames") from None
     return Accuracy(

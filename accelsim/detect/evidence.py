@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from accelsim.detect.metric import (
-    DET_FALSE, DET_IGNORED, DET_TRUE, GT_IGNORED, GT_MATCHED, REASONABLE, Matched, Protocol, match_boxes,
+    DET_FALSE, DET_IGNORED, DET_TRUE, GT_IGNORED, GT_MATCHED, REASONABLE, FrameMatch, Matched, Protocol,
+    match_frames,
 )
 from accelsim.detect.types import Annotation, as_detections
 
@@ -54,6 +55,7 @@ class Evidence:
     ground_truth: tuple[tuple[Annotation, ...], ...]
     detections: tuple[np.ndarray, ...]  # (n, 5) x, y, w, h, score per frame
     conditions: tuple[Mapping[str, str], ...] = ()  # per frame; empty when the dataset has none
+    _frame_matches: dict = field(default_factory=dict, repr=False, compare=False)
     _matched: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -66,11 +68,17 @@ class Evidence:
     def frames(self) -> int:
         return len(self.frame_ids)
 
+    def frame_matches(self, protocol: Protocol = REASONABLE) -> list[FrameMatch]:
+        """Each frame's boxes matched under ``protocol`` (computed once per protocol)."""
+        if protocol not in self._frame_matches:
+            self._frame_matches[protocol] = match_frames(self.ground_truth, self.detections, protocol)
+        return self._frame_matches[protocol]
+
     def matched(self, protocol: Protocol = REASONABLE) -> Matched:
         """The evaluation matched under ``protocol`` (computed once per protocol)."""
         if protocol not in self._matched:
-            self._matched[protocol] = Matched.of(
-                [(match_boxes(g, d, protocol), d) for g, d in zip(self.ground_truth, self.detections, strict=True)])
+            self._matched[protocol] = Matched.of(list(zip(self.frame_matches(protocol), self.detections,
+                                                          strict=True)))
         return self._matched[protocol]
 
     def condition_values(self) -> dict[str, list[str]]:
@@ -90,9 +98,9 @@ class Evidence:
     def table(self) -> pd.DataFrame:
         rows: list[dict] = []
         names = list(self.condition_values())
-        for i, (fid, gt, dets) in enumerate(zip(self.frame_ids, self.ground_truth, self.detections, strict=True)):
+        for i, (fid, gt, dets, m) in enumerate(zip(self.frame_ids, self.ground_truth, self.detections,
+                                                   self.frame_matches(REASONABLE), strict=True)):
             cond = {CONDITION_PREFIX + k: (self.conditions[i].get(k, "") if self.conditions else "") for k in names}
-            m = match_boxes(gt, dets, REASONABLE)
             det_of_gt = {int(g): j for j, g in enumerate(m.det_match) if g >= 0}
             base = {"frame": i, "frame_id": fid, **cond}
             rows.append({**base, "kind": "frame", "index": -1, "match": -1})

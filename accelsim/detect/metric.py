@@ -328,9 +328,9 @@ def evaluate(
                           positives=matched.positive_count, protocol=protocol.name)
 
 
-def match_all(ground_truth: Sequence[Sequence[Annotation]], detections: Sequence[np.ndarray],
-              protocol: Protocol = REASONABLE) -> Matched:
-    """Every frame matched under ``protocol``; refuses an evaluation with no positive."""
+def match_frames(ground_truth: Sequence[Sequence[Annotation]], detections: Sequence[np.ndarray],
+                 protocol: Protocol = REASONABLE) -> list[FrameMatch]:
+    """Every frame matched under ``protocol``; an error names the frame it is in."""
     if len(ground_truth) != len(detections):
         raise ValueError(
             f"ground truth has {len(ground_truth)} frames but detections have {len(detections)}"
@@ -338,16 +338,27 @@ def match_all(ground_truth: Sequence[Sequence[Annotation]], detections: Sequence
     frames = []
     for i, (gt, dets) in enumerate(zip(ground_truth, detections, strict=True)):
         try:
-            frames.append((match_boxes(gt, dets, protocol), dets))
+            frames.append(match_boxes(gt, dets, protocol))
         except ValueError as exc:
             raise ValueError(f"frame {i}: {exc}") from None
-    matched = Matched.of(frames)
+    return frames
+
+
+def require_positives(matched: Matched, protocol: Protocol = REASONABLE) -> Matched:
+    """``matched``, or a ValueError when it has no positive: its miss rate is undefined."""
     if matched.positive_count == 0:
         raise ValueError(
-            f"no positive ground truth under protocol {protocol.name!r} in {len(frames)} frames: "
+            f"no positive ground truth under protocol {protocol.name!r} in {matched.frames} frames: "
             "the miss rate is undefined (every box is an ignore region or there are no boxes)"
         )
     return matched
+
+
+def match_all(ground_truth: Sequence[Sequence[Annotation]], detections: Sequence[np.ndarray],
+              protocol: Protocol = REASONABLE) -> Matched:
+    """Every frame matched under ``protocol``; refuses an evaluation with no positive."""
+    matches = match_frames(ground_truth, detections, protocol)
+    return require_positives(Matched.of(list(zip(matches, detections, strict=True))), protocol)
 
 
 def _miss_rate_at(fppi: np.ndarray, miss_rate: np.ndarray, ref: float) -> float:

@@ -41,14 +41,15 @@ def interval(matched: Matched, spec: IntervalSpec) -> Interval | None:
     return lamr_interval(matched, spec) if matched.positive_count and matched.frames else None
 
 
+def subset_row(subset: Subset, iv: Interval | None) -> SubsetRow:
+    """The row of ``subset`` with its interval (None: no positive, no miss rate)."""
+    return SubsetRow(subset=subset.name, subset_kind=subset.kind, frames=subset.matched.frames,
+                     positives=subset.matched.positive_count, miss_rate_lamr=iv.estimate if iv else None,
+                     miss_rate_lamr_ci_low=iv.low if iv else None, miss_rate_lamr_ci_high=iv.high if iv else None)
+
+
 def subset_rows(evidence: Evidence, spec: IntervalSpec) -> list[SubsetRow]:
-    rows = []
-    for s in subsets(evidence):
-        iv = interval(s.matched, spec)
-        rows.append(SubsetRow(subset=s.name, subset_kind=s.kind, frames=s.matched.frames,
-                              positives=s.matched.positive_count, miss_rate_lamr=iv.estimate if iv else None,
-                              miss_rate_lamr_ci_low=iv.low if iv else None, miss_rate_lamr_ci_high=iv.high if iv else None))
-    return rows
+    return [subset_row(s, interval(s.matched, spec)) for s in subsets(evidence)]
 
 
 def paired(evidence: Evidence, reference: Evidence, spec: IntervalSpec) -> Iterator[tuple[Subset, Interval | None,

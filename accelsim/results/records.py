@@ -223,12 +223,7 @@ class TradeoffRow(Record):
     plan: str = figure("", "plan name of the variant (none for the dense model)")
     kept_fraction: float = figure("1", "weights kept after pruning")
     compressed_kib: float = figure("KiB", "stored size of the compressed model (dense fp32 for the dense row)")
-    subset: str = figure("", "subset of the evaluation the miss rate is on (see SubsetRow)")
-    frames: int = figure("frames", "frames the subset's miss rate is over")
-    positives: int = figure("pedestrians", "ground-truth pedestrians the subset counts")
-    miss_rate_lamr: float | None = figure("1", "log-average miss rate on the subset")
-    miss_rate_lamr_ci_low: float | None = figure("1", "lower end of its confidence interval")
-    miss_rate_lamr_ci_high: float | None = figure("1", "upper end of its confidence interval")
+    subset: SubsetRow  # the subset and the variant's miss rate on it
     reference: str = figure("", "the variant this row is compared with (the dense model in the same formats)")
     delta_vs_reference: float | None = figure("1", "miss rate minus the reference's, same frames (+0.02 = 2 "
                                               "points worse)")
