@@ -246,11 +246,10 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out, confidence, re
         entry, network, cm = compressed.entry, compressed.network, compressed.storage
     evaluated = accuracy_stage(entry, network, cm, request, progress=_progress)
     figures = evaluated.figures()
-    subsets = evaluated.subsets()
     click.echo(f"model {model_name}, plan {plan_arg}, {figures.number_formats}")
     click.echo(f"dataset {figures.dataset}")
     click.echo(f"log-average miss rate (reasonable): {miss_rate_text(figures)}")
-    click.echo("\n".join(subset_lines(subsets)))
+    click.echo("\n".join(subset_lines(evaluated.subsets)))
     click.echo(f"proposals/frame {figures.proposals_per_frame_measured:.1f}, "
                f"detections/frame {figures.detections_per_frame:.1f}")
     if cm is not None:

@@ -72,7 +72,10 @@ class Evaluated:
         """The 'reasonable' log-average miss rate with its bootstrap interval."""
         return lamr_interval(self.accuracy.evidence.matched(), self.intervals)
 
+    @functools.cached_property
     def subsets(self) -> list[SubsetRow]:
+        """The miss rate with its interval on every Caltech subset and frame condition (`eval` prints
+        them and writes subsets.csv: bootstrapped once)."""
         return subset_rows(self.accuracy.evidence, self.intervals)
 
     def figures(self) -> AccuracyFigures:

@@ -39,7 +39,7 @@ def write_accuracy_files(evaluated: Evaluated, folder: Path, label: str) -> list
     """detections.parquet, subsets.csv, miss_rate_curve.csv and its plot (.png, .svg) in ``folder``."""
     written = [folder / "detections.parquet", folder / "subsets.csv", folder / "miss_rate_curve.csv"]
     evaluated.accuracy.evidence.table().to_parquet(written[0], index=False)
-    table(evaluated.subsets(), SubsetRow.columns()).to_csv(written[1], index=False)
+    table(evaluated.subsets, SubsetRow.columns()).to_csv(written[1], index=False)
     evaluated.accuracy.curve[CurvePoint.names()].to_csv(written[2], index=False)
     a = evaluated.accuracy
     written += write_curve_plot([(label, evaluated)], folder / "miss_rate_curve",
