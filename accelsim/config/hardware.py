@@ -38,6 +38,7 @@ from pydantic import (
 
 from accelsim.config.dram import PRESETS, DramConfig, unknown_preset_message
 from accelsim.errors import AccelsimError, ConfigError
+from accelsim.sim.dataflow import DATAFLOWS
 from accelsim.resources import hwconfigs_dir, resolve_named_file, tech_dir
 from accelsim.units import Frequency, Length, PositiveBytes, UnitError, format_quantity, parse_bytes
 from accelsim.yamlio import load_yaml
@@ -188,7 +189,20 @@ class MacArrayConfig(BaseModel):
     weight_bits: int = Field(ge=1, le=32)
     activation_bits: int = Field(ge=1, le=32)
     accumulator_bits: int = Field(ge=1, le=64)
-    dataflow: Literal["weight-stationary", "output-stationary"]
+    dataflow: str = Field(description="which operand stays in the array: one of the dataflow registry's names "
+                                      "(accelsim.sim.dataflow.DATAFLOWS)")
+    # Real arrays double-buffer the stationary operand so that the next fold's loads behind the current
+    # one: the TPU's matrix unit "holds one 64 KiB tile of weights plus one for double-buffering (to hide
+    # the 256 cycles it takes to shift a tile in)" (Jouppi et al., ISCA 2017, section 2). SCALE-Sim does
+    # not overlap (a fold costs 2*Sr + Sc + T - 2); set false to match it.
+    overlap_stationary: bool = True
+
+    @field_validator("dataflow")
+    @classmethod
+    def _known_dataflow(cls, name: str) -> str:
+        if name not in DATAFLOWS:
+            raise ValueError(f"unknown dataflow '{name}'; known: {', '.join(DATAFLOWS)}")
+        return name
 
     @field_validator("accumulator_bits")
     @classmethod
@@ -201,6 +215,16 @@ class MacArrayConfig(BaseModel):
     @property
     def macs_per_cycle(self) -> int:
         return self.rows * self.cols
+
+
+class MapperConfig(BaseModel):
+    """How the mapper chooses each layer's tiles and loop order (`accelsim.sim.mapping`)."""
+
+    model_config = _Strict
+
+    objective: Literal["energy", "latency", "edp"] = Field(
+        "energy", description="what the mapper minimises per layer: energy (default: the figure accelsim reports), "
+                              "latency, or their product (edp)")
 
 
 class DecoderConfig(BaseModel):
@@ -268,6 +292,7 @@ class HardwareConfig(BaseModel):
     dram: DramConfig
     proposals_batch: int = Field(1, ge=1, description="region proposals processed per pass over the weights")
     tables: TablesConfig = TablesConfig()
+    mapper: MapperConfig = MapperConfig()
 
     @field_validator("decoders")
     @classmethod

@@ -43,11 +43,25 @@ class LayerRow(Record):
     pinned: bool = figure("", "weights resident in the SRAM's weight share (read from DRAM only in the cold frame)",
                           show=Show("res", ">3s"))
     loop_order: str = figure(
-        "", "on-chip, weights-outer or inputs-outer (conv/fc layers whose activations stream), no-weights (pool, norm)",
-        show=Show("order", ">13s"))
+        "", "the mapper's loop order: weights-outer (each weight tile sweeps every activation chunk) or inputs-outer "
+        "(each chunk sweeps every weight tile); no-weights for pool and norm layers", show=Show("order", ">13s"))
     weight_tiles: int = figure("tiles", "pieces the weight stream is cut into per pass (1 when pinned)")
-    input_tiles: int = figure(
-        "", "times the weights are read per pass: the activation chunks under inputs-outer order, else 1")
+    weight_tile_bytes: float = figure("B", "the weight tile size the mapper chose (the whole stream when it is one "
+                                      "tile; 0 for layers without weights)")
+    weight_reads: int = figure(
+        "", "times the weight stream is read from DRAM per pass: 1 under weights-outer order, once per activation "
+        "chunk under inputs-outer, 0 when pinned")
+    activation_chunks: int = figure("chunks", "pieces the layer's vectors (output pixels x proposals) are cut into "
+                                    "per pass; each weight fold streams a chunk's vectors at a time")
+    chunk_vectors: int = figure("vectors", "output pixels x proposals per activation chunk")
+    input_mode: str = figure(
+        "", "on-chip (the input stays in SRAM from the previous layer), resident (loaded from DRAM and kept for the "
+        "chunk or the layer), or streamed (read from DRAM once per column fold, as SCALE-Sim streams it)")
+    rows_used: int = figure("rows", "array rows the layer runs on (fewer than the array's when bank conflicts "
+                            "would cost more than the rows gain)")
+    psum_spill_bytes: float = figure(
+        "B", "partial sums at accumulator width that do not fit the output share, written to DRAM (and read back "
+        "as many)")
     cycles: float = figure("cycles", "accelerator clock cycles of the layer (DMA, compute and write-back overlapped)")
     stall_cycles: float = figure(
         "cycles", "cycles the MAC array is not computing: waits for data, decoder-bound and bank-conflict cycles")
@@ -80,6 +94,33 @@ class LayerRow(Record):
     energy_leakage_pj: float = figure("pJ", "SRAM, decoder and MAC-array leakage over the layer's cycles")
     energy_total_pj: float = figure("pJ", "sum of the five energy columns",
                                     show=Show("energy uJ", ">10,.2f", 1e-6))
+    mac_utilisation_pct: float = figure("%", "macs_executed / (cycles x rows x cols): how busy the array is")
+    dram_bandwidth_avg_gbps: float = figure("GB/s", "DRAM bytes over the layer's time (10^9 bytes per second)")
+    dram_bandwidth_peak_gbps: float = figure("GB/s", "the busiest pipeline step's DRAM bytes over its duration")
+    weights_sram_read_bytes: float = figure("B", "SRAM reads of the weight stream (codebook, indices, positions, biases)")
+    weights_sram_write_bytes: float = figure("B", "SRAM writes of the weight stream (codebook, indices, positions, biases)")
+    weights_dram_read_bytes: float = figure("B", "DRAM reads of the weight stream (codebook, indices, positions, biases)")
+    weights_dram_write_bytes: float = figure("B", "DRAM writes of the weight stream (codebook, indices, positions, biases)")
+    energy_weights_pj: float = figure("pJ", "SRAM accesses and DRAM reads/writes of the weight stream (codebook, indices, positions, biases) (DRAM activate/precharge "
+                                   "and background power are not split by operand)")
+    inputs_sram_read_bytes: float = figure("B", "SRAM reads of input activations")
+    inputs_sram_write_bytes: float = figure("B", "SRAM writes of input activations")
+    inputs_dram_read_bytes: float = figure("B", "DRAM reads of input activations")
+    inputs_dram_write_bytes: float = figure("B", "DRAM writes of input activations")
+    energy_inputs_pj: float = figure("pJ", "SRAM accesses and DRAM reads/writes of input activations (DRAM activate/precharge "
+                                   "and background power are not split by operand)")
+    psums_sram_read_bytes: float = figure("B", "SRAM reads of partial sums at accumulator width")
+    psums_sram_write_bytes: float = figure("B", "SRAM writes of partial sums at accumulator width")
+    psums_dram_read_bytes: float = figure("B", "DRAM reads of partial sums at accumulator width")
+    psums_dram_write_bytes: float = figure("B", "DRAM writes of partial sums at accumulator width")
+    energy_psums_pj: float = figure("pJ", "SRAM accesses and DRAM reads/writes of partial sums at accumulator width (DRAM activate/precharge "
+                                   "and background power are not split by operand)")
+    outputs_sram_read_bytes: float = figure("B", "SRAM reads of final output activations")
+    outputs_sram_write_bytes: float = figure("B", "SRAM writes of final output activations")
+    outputs_dram_read_bytes: float = figure("B", "DRAM reads of final output activations")
+    outputs_dram_write_bytes: float = figure("B", "DRAM writes of final output activations")
+    energy_outputs_pj: float = figure("pJ", "SRAM accesses and DRAM reads/writes of final output activations (DRAM activate/precharge "
+                                   "and background power are not split by operand)")
 
 
 @dataclass(frozen=True)

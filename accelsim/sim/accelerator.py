@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from accelsim.sim.dataflow import Dataflow, dataflow as _dataflow
+
 from accelsim.sim.dram import DramEnergy, DramTiming
 from accelsim.sim.sram import SramGeometry
 
@@ -32,7 +34,7 @@ class Accelerator:
     clock_hz: float
     rows: int
     cols: int
-    dataflow: str  # "ws" | "os"
+    dataflow: Dataflow  # a `Dataflow`; its name ("weight-stationary") or short name ("ws") is accepted
     weight_bits: int  # operand width the MAC array multiplies (decoded weights)
     activation_bits: int
     accumulator_bits: int  # partial sums that leave the array before their final reduction are this wide
@@ -49,6 +51,12 @@ class Accelerator:
     energies: Energies
     proposals_batch: int = 1
     area_mm2: float = 0.0  # SRAM + decoders + MAC array, from the config's tables (reported, not simulated)
+    overlap_stationary: bool = True  # double-buffered stationary registers (`Dataflow.grid`)
+    mapper_objective: str = "energy"  # what the mapper minimises per layer: energy, latency or edp
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dataflow, Dataflow):
+            object.__setattr__(self, "dataflow", _dataflow(self.dataflow))
 
     @property
     def act_bytes(self) -> float:

@@ -17,8 +17,6 @@ from accelsim.sim.dram import DramEnergy, DramTiming
 from accelsim.sim.sram import SramGeometry
 from accelsim.tech.model import TechModel
 
-_DATAFLOW = {"weight-stationary": "ws", "output-stationary": "os"}
-
 
 def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict]]:
     """The engine's accelerator and the list of table entries behind its figures (with sources)."""
@@ -46,14 +44,14 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
         sources={name: entry.key for name, entry in tech.figures().items()},
     )
     accel = Accelerator(
-        clock_hz=cfg.clock, rows=m.rows, cols=m.cols, dataflow=_DATAFLOW[m.dataflow], weight_bits=m.weight_bits,
-        activation_bits=m.activation_bits, accumulator_bits=m.accumulator_bits,
+        clock_hz=cfg.clock, rows=m.rows, cols=m.cols, dataflow=m.dataflow, overlap_stationary=m.overlap_stationary,
+        weight_bits=m.weight_bits, activation_bits=m.activation_bits, accumulator_bits=m.accumulator_bits,
         sram=SramGeometry(banks=s.banks, bank_width_bytes=s.bank_width_bytes, ports=s.ports_per_bank),
         sram_weight_bytes=weights, sram_input_bytes=inputs, sram_output_bytes=outputs,
         decoders=d.count, decoder_lookups_per_cycle=d.lookups_per_cycle,
         skip_pruned_weights=cfg.sparsity.skip_pruned_weights, skip_zero_activations=cfg.sparsity.skip_zero_activations,
         dram_timing=timing, dram_energy=energy, energies=energies, proposals_batch=cfg.proposals_batch,
-        area_mm2=tech.area_mm2,
+        area_mm2=tech.area_mm2, mapper_objective=cfg.mapper.objective,
     )
     entries = [{"figure": name, **entry.as_dict()} for name, entry in tech.figures().items()]
     return accel, entries

@@ -45,6 +45,11 @@ class DramTotals:
         self.energy_act_pre_pj += r.energy_act_pre_pj
 
 
+# DRAM address streams: each kind of traffic walks its own region sequentially (partial sums spilled by the
+# mapper are written to one region and read back from another copy of it, both sequential).
+STREAMS = ("weights", "activations-in", "activations-out", "psums-out", "psums-in")
+
+
 @dataclass
 class DramPort:
     """The DRAM as the run sees it: open rows carried from transfer to transfer, and one sequential
@@ -56,8 +61,8 @@ class DramPort:
     accel: Accelerator
     open_rows: np.ndarray = field(init=False)
     # Byte offset reached in each stream; the streams start 16 GiB apart in the address space.
-    base: dict = field(default_factory=lambda: {"weights": 0, "activations-in": 1 << 34, "activations-out": 2 << 34})
-    position: dict = field(default_factory=lambda: {"weights": 0.0, "activations-in": 0.0, "activations-out": 0.0})
+    base: dict = field(default_factory=lambda: {s: i << 34 for i, s in enumerate(STREAMS)})
+    position: dict = field(default_factory=lambda: dict.fromkeys(STREAMS, 0.0))
     fetched_burst: dict = field(default_factory=dict)  # last burst each stream has moved
 
     def __post_init__(self):
@@ -90,6 +95,7 @@ class LayerTiming:
     decoder_cycles: float
     conflict_cycles: float
     dram_cycles: float  # DRAM bus busy, in accelerator cycles
+    peak_dram_bytes_per_cycle: float  # the busiest tile's DRAM bytes over its duration
     events: int
     dram: DramTotals
 
@@ -104,19 +110,20 @@ def simulate_layer(mapping: LayerMapping, accel: Accelerator, port: DramPort) ->
     loads, stores = [], []
     for tile in mapping.tiles:
         load_ns = 0.0
-        for n_bytes, stream in ((tile.weight_read_bytes, "weights"), (tile.dram_read_bytes - tile.weight_read_bytes,
-                                                                      "activations-in")):
+        for n_bytes, stream in ((tile.weight_read_bytes, "weights"), (tile.input_read_bytes, "activations-in"),
+                                (tile.psum_read_bytes, "psums-in")):
             if n_bytes > 0:
                 r = port.transfer(n_bytes, False, stream)
                 dram.add(r)
                 load_ns += r.time_ns
-        store = 0.0
-        if tile.dram_write_bytes:
-            w = port.transfer(tile.dram_write_bytes, True, "activations-out")
-            dram.add(w)
-            store = w.time_ns / cycle_ns
+        store_ns = 0.0
+        for n_bytes, stream in ((tile.output_write_bytes, "activations-out"), (tile.psum_write_bytes, "psums-out")):
+            if n_bytes > 0:
+                w = port.transfer(n_bytes, True, stream)
+                dram.add(w)
+                store_ns += w.time_ns
         loads.append(load_ns / cycle_ns)
-        stores.append(store)
+        stores.append(store_ns / cycle_ns)
 
     cycles, events = _pipeline(tuple(loads), tuple(stores), tuple(t.compute_cycles for t in mapping.tiles))
     tiles = mapping.tiles
@@ -126,6 +133,9 @@ def simulate_layer(mapping: LayerMapping, accel: Accelerator, port: DramPort) ->
         decoder_cycles=sum(t.decoder_cycles for t in tiles),
         conflict_cycles=sum(t.conflict_cycles for t in tiles),
         dram_cycles=(sum(loads) + sum(stores)),
+        # a tile's transfers take at least the longest of its load, compute and write-back
+        peak_dram_bytes_per_cycle=max(((t.dram_read_bytes + t.dram_write_bytes) / max(t.compute_cycles, ld, st, 1e-9)
+                                       for t, ld, st in zip(tiles, loads, stores)), default=0.0),
         events=events,
         dram=dram,
     )

@@ -33,7 +33,8 @@ from accelsim.results.records import FrameFigures, LayerRow
 from accelsim.results.schema import table
 from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.engine import DramPort, LayerTiming, simulate_layer
-from accelsim.sim.mapping import LayerMapping, WeightStream, map_layer, plan_traffic
+from accelsim.sim.mapping import OPERANDS, LayerMapping, map_layer, mapping_of, search
+from accelsim.sim.weight_stream import WeightStream
 from accelsim.workload import Layer
 
 
@@ -72,15 +73,25 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], accel: Acc
     # Passes of equal batch size map identically: each distinct size is planned and mapped once.
     passes = Counter(batches)
 
+    searched: dict[tuple, object] = {}
+
+    def searches(nb: int, pinned: frozenset[str], buffer: float) -> list:
+        """Each conv/fc layer's evaluated search space; a layer's depends on the candidate only through
+        whether it is pinned and, if not, the streaming buffer, so searches are shared between candidates."""
+        out = []
+        for i, l in enumerate(layers):
+            if l.name not in streams:
+                continue
+            key = (nb, l.name, l.name in pinned, None if l.name in pinned else buffer)
+            if key not in searched:
+                searched[key] = search(l, streams[l.name], accel, nb, pinned=l.name in pinned,
+                                       stream_buffer_bytes=buffer, input_on_chip=flags[nb][i][0],
+                                       output_on_chip=flags[nb][i][1], activation_density=density.get(l.name, 1.0))
+            out.append(searched[key])
+        return out
+
     def steady_bytes(pinned: frozenset[str], buffer: float) -> float:
-        total = 0.0
-        for nb, count in passes.items():
-            for i, l in enumerate(layers):
-                if l.name in streams:
-                    total += count * plan_traffic(l, streams[l.name], accel, nb, pinned=l.name in pinned,
-                                                  stream_buffer_bytes=buffer, input_on_chip=flags[nb][i][0],
-                                                  output_on_chip=flags[nb][i][1]).dram_bytes
-        return total
+        return sum(count * sr.dram_bytes for nb, count in passes.items() for sr in searches(nb, pinned, buffer))
 
     feasible: list[tuple[float, frozenset[str], float]] = []
     first_error: ConfigError | None = None
@@ -98,12 +109,13 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], accel: Acc
         raise first_error
 
     def mapped(pinned: frozenset[str], buffer: float) -> tuple[tuple[LayerMapping, ...], ...]:
-        by_size = {
-            nb: tuple(map_layer(l, streams.get(l.name), accel, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
-                                input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1],
-                                activation_density=density.get(l.name, 1.0))
-                      for i, l in enumerate(layers))
-            for nb in passes}
+        by_size = {}
+        for nb in passes:
+            found = iter(searches(nb, pinned, buffer))
+            by_size[nb] = tuple(mapping_of(next(found), accel) if l.name in streams else
+                                map_layer(l, None, accel, nb, pinned=False, stream_buffer_bytes=buffer,
+                                          input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1])
+                                for i, l in enumerate(layers))
         return tuple(by_size[nb] for nb in batches)
 
     fewest = min(c[0] for c in feasible)
@@ -135,7 +147,7 @@ def simulate_frame(layers: list[Layer], accel: Accelerator, proposals: int,
     if proposals < 1:
         raise ValueError("proposals per frame must be at least 1")
     density = activation_density or {}
-    streams = {l.name: WeightStream.for_layer(l, accel) for l in layers if l.kind in ("conv", "fc")}
+    streams = {l.name: WeightStream.for_layer(l, accel.weight_bits) for l in layers if l.kind in ("conv", "fc")}
     plan = plan_frame(layers, streams, accel, proposals, density)
 
     port = DramPort(accel)
@@ -162,26 +174,27 @@ _LIMITS = {"mac_cycles": "compute", "decoder_cycles": "decoder", "dram_cycles": 
 class _LayerSums:
     """A layer's counts summed over the passes of a frame, and what its first pass decided."""
 
-    layer: Layer
+    first: LayerMapping
     compressed_weight_bytes: int
-    pinned: bool
-    loop_order: str
-    weight_tiles: int
-    input_tiles: int
     counts: dict
 
     def row(self, accel: Accelerator, density: float) -> LayerRow:
-        c = self.counts
+        c, m = self.counts, self.first
         limits = [c[k] for k in _LIMITS]
+        time_s = c["cycles"] / accel.clock_hz
         return LayerRow(
-            layer=self.layer.name, kind=self.layer.kind, input_activation_density=density,
-            compressed_weight_bytes=self.compressed_weight_bytes, pinned=self.pinned, loop_order=self.loop_order,
-            weight_tiles=self.weight_tiles, input_tiles=self.input_tiles,
+            layer=m.layer.name, kind=m.layer.kind, input_activation_density=density,
+            compressed_weight_bytes=self.compressed_weight_bytes, pinned=m.pinned, loop_order=m.order,
+            weight_tiles=m.weight_tiles, weight_tile_bytes=m.weight_tile_bytes, weight_reads=m.weight_reads,
+            activation_chunks=m.chunks, chunk_vectors=m.chunk_vectors, input_mode=m.input_mode, rows_used=m.rows_used,
             stall_cycles=c["cycles"] - c["mac_cycles"],
             stall_share=(c["cycles"] - c["mac_cycles"]) / c["cycles"] if c["cycles"] else 0.0,
             latency_us=c["cycles"] * accel.cycle_ns / 1000,
             bound=list(_LIMITS.values())[limits.index(max(limits))],
             energy_total_pj=sum(c[k] for k in _ENERGY),
+            mac_utilisation_pct=100 * c["macs_executed"] / (c["cycles"] * accel.peak_macs_per_cycle) if c["cycles"] else 0.0,
+            dram_bandwidth_avg_gbps=(c["dram_read_bytes"] + c["dram_write_bytes"]) / time_s / 1e9 if time_s else 0.0,
+            dram_bandwidth_peak_gbps=c.pop("peak_dram_bytes_per_cycle") * accel.clock_hz / 1e9,
             **c,
         )
 
@@ -190,7 +203,13 @@ def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, ac
     e = accel.energies
     width = accel.sram.bank_width_bytes
     time_ns = t.cycles * accel.cycle_ns
-    sram_pj = math.ceil(m.sram_read_bytes / width) * e.sram_read_pj + math.ceil(m.sram_write_bytes / width) * e.sram_write_pj
+    ops = m.operands
+    sram_pj = {op: math.ceil(ops.sram_read[op] / width) * e.sram_read_pj
+               + math.ceil(ops.sram_write[op] / width) * e.sram_write_pj for op in OPERANDS}
+    moved = t.dram.read_bytes + t.dram.write_bytes
+    # DRAM read/write energy is shared among operands by the bytes each moved (bursts round it up alike)
+    dram_rw_pj = {op: t.dram.energy_rw_pj * (ops.dram_read[op] + ops.dram_write[op]) / (m.dram_read_bytes + m.dram_write_bytes)
+                  if moved else 0.0 for op in OPERANDS}
     dram_pj = t.dram.energy_rw_pj + t.dram.energy_act_pre_pj + accel.dram_energy.background_mw * time_ns
     values = {
         "macs": m.layer.macs * m.batch,
@@ -209,18 +228,25 @@ def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, ac
         "decoder_lookups": m.decoder_lookups,
         "events": t.events,
         "energy_dram_pj": dram_pj,
-        "energy_sram_pj": sram_pj,
+        "energy_sram_pj": sum(sram_pj.values()),
         "energy_decoder_pj": m.decoder_lookups * e.decoder_lookup_pj,
         "energy_mac_pj": m.macs_executed * e.mac_pj,
         "energy_leakage_pj": (e.sram_leakage_mw + e.other_leakage_mw) * time_ns,
+        "psum_spill_bytes": m.psum_spill_bytes,
     }
+    for op in OPERANDS:
+        values[f"{op}_sram_read_bytes"] = ops.sram_read[op]
+        values[f"{op}_sram_write_bytes"] = ops.sram_write[op]
+        values[f"{op}_dram_read_bytes"] = ops.dram_read[op]
+        values[f"{op}_dram_write_bytes"] = ops.dram_write[op]
+        values[f"energy_{op}_pj"] = sram_pj[op] + dram_rw_pj[op]
     s = sums.get(m.layer.name)
     if s is None:
         weight_bytes = streams[m.layer.name].total_bytes if m.layer.name in streams else 0
-        sums[m.layer.name] = s = _LayerSums(m.layer, weight_bytes, m.pinned, m.order, m.weight_tiles, m.input_tiles,
-                                            dict.fromkeys(values, 0))
+        sums[m.layer.name] = s = _LayerSums(m, weight_bytes, dict.fromkeys(values, 0) | {"peak_dram_bytes_per_cycle": 0.0})
     for k, v in values.items():
         s.counts[k] += v
+    s.counts["peak_dram_bytes_per_cycle"] = max(s.counts["peak_dram_bytes_per_cycle"], t.peak_dram_bytes_per_cycle)
 
 
 def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, streams, accel: Accelerator, proposals: int, cold,

@@ -1,220 +1,137 @@
-"""Tiling: how one layer's weights and activations move between DRAM, SRAM and the MAC array.
+"""The mapper: how one layer's weights, inputs, partial sums and outputs move between DRAM, SRAM and the
+MAC array, chosen per layer from a search space that respects every buffer's capacity.
 
-The choice, per layer and batch of proposals, follows the SRAM split:
+**The loop nest.** The frame planner decides which layers' weights are *pinned* (resident) and whether a
+layer's input and output stay on chip (`frame`). For the rest the mapper searches:
 
-* **Weights.** A layer is *pinned* when the frame planner keeps its compressed weights resident in
-  the weight share of the SRAM (then DRAM never sees them after the cold first frame). Otherwise its
-  stream is cut into *weight tiles* of half of the unpinned weight SRAM (stored bits, from the real
-  position stream), so that one tile loads while the previous one computes (double buffering). The
-  stream is laid out in the order the array consumes it, column group by column group, so a tile is
-  any contiguous piece of it (`WeightTiles`): the array's columns stay full however small the buffer.
-  A weight buffer that cannot hold a layer's codebook and a weight is a config error.
-* **Activations.** The activation between two layers stays on chip when it fits both the input and
-  the output share (the two buffers swap roles from layer to layer); otherwise the producer writes it
-  to DRAM and the consumer streams it back in *input tiles* of half the input share.
-* **Loop order** when the input must be streamed: weights outer (each weight tile sweeps the whole
-  input: input re-read once per weight tile, unless the whole input fits the input share, in which
-  case it is loaded once and stays for every weight tile) or inputs outer (each input tile sweeps all
-  weights: weights re-read once per input tile). The mapper takes the order with fewer DRAM bytes, as a
-  compiler for such an accelerator would. Both counts fall as SRAM grows, so DRAM traffic never
-  rises with SRAM size. Halo rows that neighbouring input tiles of a convolution share are ignored.
+* **weight tile** size: the layer's stream (in the array's order, `weight_stream`) cut into tiles of
+  ``2**(j/4)`` bytes for every ``j`` whose size fits the weight buffer (half the unpinned weight share:
+  one tile loads while the previous computes), from ``max(tables + 1 B, stream / 4096)`` up;
+* **activation chunk**: ``ceil(V / 2**i)`` vectors (output pixels x proposals) for every ``i``;
+* **loop order**: ``weights-outer`` (each tile sweeps every chunk: weights read once) or
+  ``inputs-outer`` (each chunk sweeps every tile: inputs read once, weights once per chunk);
+* **input mode**: ``resident`` (the whole input fits the input share and is loaded once, or a chunk's
+  input fits half of it: then weights-outer re-reads the input once per tile) or ``streamed`` (no
+  residency: the input passes from DRAM through a staging buffer once per column fold of each tile, as
+  SCALE-Sim streams it; this allows any chunk size).
 
-MAC-array cycles of a chunk come from `mac_array` (dense) over the whole layer, scaled by the layer's
-non-zero weight fraction when the hardware skips pruned weights and by the measured activation density
-when it skips zero activations; each tile takes its share (of the layer's stored bits) of them.
-Decoder lookups are every stored entry (fillers too) each time a tile's weights are loaded into the
-array: for weight-stationary once per activation chunk of a pass (each chunk sweeps the tile's folds
-again), for output-stationary once per row fold of vectors, where skipping zero
-activations also skips the weights of fan-in elements that are zero in every vector of the fold
-(`os_weight_passes`). Bank conflicts come from the `sram` kernel on the layer's real operand addresses.
+Within a (tile, chunk) step the array runs the tile's folds one after the other, each streaming the
+chunk's vectors (`Dataflow.fold_cycles`): bigger chunks pay each fold's fill, drain and stationary
+load fewer times.
 
-SRAM traffic: input operands are read once per column pass (`column_passes`); outputs leave the
-array once per row fold (weight-stationary) or per piece of their column group's fan-in
-(output-stationary, `output_departures`), all but the last time as partial sums at the accumulator
-width that are written and read back (`partial_sum_bytes`); weights are read as they are loaded into
-the array.
+**Partial sums** are kept at ``accumulator_bits``. A column fold's outputs leave the array once per
+row fold (`Dataflow.output_departures`), and a weight tile that ends inside a column group's fan-in
+leaves that group's sums unfinished until the next tile: under weights-outer for every vector of the
+layer, under inputs-outer for the chunk's. They live in the output share beside the outputs in flight
+(``2 x`` a column fold's outputs, double-buffered, or the whole output when it stays on chip). What does
+not fit is **spilled**: written to DRAM and read back, counted in bytes, cycles and energy.
+
+**The objective** (``mapper.objective`` in the hardware config) is ``energy`` (default: the figure
+accelsim exists to report; DRAM bytes dominate it, so the energy-optimal mapping is also frugal with
+DRAM), ``latency`` or ``edp``. Each candidate's cost is estimated from its counts (DRAM and SRAM bytes at
+the tables' energies, decoder lookups, MACs, leakage and DRAM background over the estimated cycles,
+which take the larger of compute and DRAM time plus the exposed first load and last write-back).
+
+**Invariants by construction.** A candidate's counts depend only on the layer, the array and its own
+tile and chunk sizes, never on a buffer's size: a buffer only decides which candidates are *feasible*.
+A larger buffer therefore only adds candidates, and the chosen objective never rises when any level
+grows. Ties go to fewer DRAM bytes, then fewer cycles, then the candidate listed first.
+
+Per-operand accounting (weights, inputs, partial sums, outputs; SRAM and DRAM, reads and writes) is in
+`OperandBytes`. Bank conflicts on the streamed operand come from `conflicts` for each number of rows in
+use; the layer runs on the rows that finish it soonest (a compiler leaves rows idle rather than lose
+more to conflicts than they gain), so a bigger array is never slower.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
-from accelsim.compress.profile import StreamProfile
 from accelsim.errors import ConfigError
 from accelsim.sim.accelerator import Accelerator
+from accelsim.sim.conflicts import conflict_ratio
 from accelsim.sim.decoder import decoder_cycles
-from accelsim.sim.mac_array import mac_array_cycles_by_rows
-from accelsim.sim.sram import sram_conflicts
+from accelsim.sim.weight_stream import WeightStream, WeightTiles
 from accelsim.workload import Layer
 
-MAX_TILES = 64  # tiles per layer kept as separate SimPy events; more are merged in runs
-
-
-@dataclass(frozen=True, eq=False)
-class WeightStream:
-    """A layer's weight stream as the array consumes it: output unit by output unit, with the
-    cumulative stored bits that say where each unit ends, and its cuts into tiles.
-
-    Compressed layers bring the stream profile of their storage; an uncompressed one is every weight
-    at the array's weight precision (`dense_profile`)."""
-
-    layer_name: str
-    profile: StreamProfile
-    cum_bits: np.ndarray  # per output unit, the stored bits up to its end (the payload: no fixed bits)
-
-    @classmethod
-    def for_layer(cls, layer: Layer, accel: Accelerator) -> WeightStream:
-        profile = layer.profile if layer.profile is not None else dense_profile(layer, accel.weight_bits)
-        return cls(layer.name, profile, np.cumsum(profile.unit_bits))
-
-    @property
-    def fixed_bits(self) -> int:
-        """Codebook and Huffman tables: they travel with the first tile."""
-        return self.profile.fixed_bits
-
-    @property
-    def total_bytes(self) -> int:
-        """Everything the layer stores, in whole bytes: what a pinned layer occupies and loads."""
-        return -(-self.profile.total_bits // 8)
-
-    def weight_tiles(self, buffer_bytes: float, cols: int) -> WeightTiles:
-        """The stream cut into tiles of ``buffer_bytes`` (the last one shorter), the first also carrying
-        the codebook and Huffman tables, for an array of ``cols`` columns. The cut does not depend on the
-        array's shape, so a bigger array only shortens each tile's compute; a bigger buffer never makes
-        more tiles."""
-        budget = buffer_bytes * 8
-        if budget <= self.fixed_bits:
-            raise ConfigError(
-                f"sram: the weight buffer ({buffer_bytes:,.1f} B, half the unpinned weight share) cannot hold "
-                f"layer {self.layer_name}'s codebook and Huffman tables ({self.fixed_bits / 8:,.1f} B) and a weight; "
-                f"give weights more SRAM"
-            )
-        payload = float(self.cum_bits[-1])
-        ends = np.minimum(budget - self.fixed_bits + budget * np.arange(
-            1 + max(0, math.ceil((payload - budget + self.fixed_bits) / budget))), payload)
-        return WeightTiles.cut(self, ends, cols)
-
-    def whole(self, cols: int) -> WeightTiles:
-        """The layer as one tile (pinned weights)."""
-        return WeightTiles.cut(self, np.array([float(self.cum_bits[-1])]), cols)
-
-
-def dense_profile(layer: Layer, weight_bits: int) -> StreamProfile:
-    """An uncompressed layer's stream: every weight stored at ``weight_bits``, and each output unit's
-    bias at double width (accumulator-aligned); no codebook, no fillers."""
-    entries = np.full(layer.out_units, layer.fan_in, dtype=np.int64)
-    return StreamProfile(unit_bits=entries * weight_bits + 2 * weight_bits, unit_entries=entries,
-                         unit_nonzeros=entries.copy(), fixed_bits=0, codebook_entries=0)
+MAX_TILES = 64  # steps per layer kept as separate SimPy events; more are merged in runs
+MAX_WEIGHT_TILES = 4096  # the finest cut of a weight stream the mapper considers
+OBJECTIVES = ("energy", "latency", "edp")
+OPERANDS = ("weights", "inputs", "psums", "outputs")
 
 
 @dataclass(frozen=True)
-class WeightTiles:
-    """A layer's weight stream cut into tiles. The stream is laid out in DRAM in the order the array
-    consumes it (column group by column group, a group's row folds in turn), so a tile is any
-    contiguous piece of it: several whole column groups, or a slice of one group's fan-in, or the end
-    of one group and the start of the next. Either way the array's columns stay full and its cycles
-    over the tiles add up to those of the whole layer: each tile takes its share of them, the share of
-    the layer's stored bits it carries."""
+class OperandBytes:
+    """Bytes moved per operand and level. SRAM writes of weights and inputs are their fills from DRAM;
+    SRAM reads of outputs are their drains to DRAM; partial sums are written to and read from the SRAM
+    at the accumulator width, and to and from DRAM when they spill."""
 
-    tile_bits: np.ndarray  # per tile, stored bits (the first one with the codebook and Huffman tables)
-    ends: np.ndarray  # per tile, where it ends in the layer's payload (stored bits without the tables)
-    group_ends: np.ndarray  # per column group of the array, where it ends in the payload
-    group_units: np.ndarray  # output units of each column group (the array's columns but the last)
-
-    @classmethod
-    def cut(cls, stream: WeightStream, ends: np.ndarray, cols: int) -> WeightTiles:
-        ends = np.asarray(ends, dtype=np.float64)
-        bits = np.diff(np.concatenate([[0.0], ends]))
-        bits[0] += stream.fixed_bits
-        units = stream.cum_bits.size
-        last = np.minimum(np.arange(cols, units + cols, cols), units)  # each column group's last unit + 1
-        return cls(bits, ends, stream.cum_bits[last - 1].astype(np.float64), np.diff(last, prepend=0))
-
-    @property
-    def count(self) -> int:
-        return int(self.tile_bits.size)
-
-    @property
-    def cum_share(self) -> tuple[np.ndarray, np.ndarray]:
-        """(start, end) of each tile as a fraction of the layer's payload: 0 for the first start, 1 for
-        the last end."""
-        payload = self.ends[-1]
-        end = self.ends / payload if payload else np.ones_like(self.ends)
-        end[-1] = 1.0
-        return np.concatenate([[0.0], end[:-1]]), end
-
-    @property
-    def groups(self) -> int:
-        return int(self.group_units.size)
-
-    @property
-    def split_departures(self) -> np.ndarray:
-        """Per column group, how many tile boundaries cut its fan-in: each makes the group's outputs
-        leave an output-stationary array as partial sums before the next tile resumes them."""
-        inside = self.ends[:-1][~np.isin(self.ends[:-1], self.group_ends)]
-        return np.bincount(np.searchsorted(self.group_ends, inside, side="right"), minlength=self.groups)
-
-
-def column_passes(out_units: int, cols: int) -> int:
-    """Column folds of the array over a layer: its output units in groups of ``cols``. Tiles do not add
-    any (see `WeightTiles`); every pass streams the whole input once, so this counts both the array's
-    column folds and the input-operand reads from SRAM."""
-    return -(-out_units // cols)
-
-
-def output_departures(tiles: WeightTiles, dataflow: str, fan_in: int, rows_used: int) -> np.ndarray:
-    """Per column group, how often its outputs leave the array: weight-stationary, once per row fold
-    (each fold's ``rows_used`` fan-in elements end in a partial sum); output-stationary, once, plus once
-    per tile boundary inside the group's fan-in (the outputs stay in the array across a tile's part)."""
-    if dataflow == "os":
-        return 1 + tiles.split_departures
-    return np.full(tiles.groups, -(-fan_in // rows_used))
-
-
-def partial_sum_bytes(vectors: int, group_units, departures, act_bytes: float, acc_bytes: float) -> tuple[float, float]:
-    """(SRAM write bytes, SRAM read bytes) of the outputs of ``vectors`` vectors over column groups whose
-    outputs leave the array ``departures`` times each before they are complete. All but the last
-    departure are partial sums at the accumulator width, written and read back for the next one; the
-    last is the output, written once at the activation width."""
-    units = np.asarray(group_units, dtype=np.float64)
-    partial = float((units * (np.asarray(departures, dtype=np.float64) - 1)).sum()) * vectors * acc_bytes
-    return partial + vectors * float(units.sum()) * act_bytes, partial
+    sram_read: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
+    sram_write: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
+    dram_read: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
+    dram_write: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
 
 
 @dataclass(frozen=True)
 class Tile:
-    """One step of the pipeline: DMA in, compute, write back."""
+    """One step of the pipeline (or a run of consecutive steps): DMA in, compute, write back."""
 
-    dram_read_bytes: float  # weights and input activations
-    dram_write_bytes: float
+    weight_read_bytes: float
+    input_read_bytes: float
+    psum_read_bytes: float  # spilled partial sums read back from DRAM
+    output_write_bytes: float
+    psum_write_bytes: float  # partial sums spilled to DRAM
     mac_cycles: float  # the MAC array busy
     decoder_cycles: float
     conflict_cycles: float
     compute_cycles: float
-    weight_read_bytes: float = 0.0  # of dram_read_bytes, the weight stream's
-    count: int = 1  # tiles merged into this one
+    count: int = 1  # steps merged into this one
+
+    @property
+    def dram_read_bytes(self) -> float:
+        return self.weight_read_bytes + self.input_read_bytes + self.psum_read_bytes
+
+    @property
+    def dram_write_bytes(self) -> float:
+        return self.output_write_bytes + self.psum_write_bytes
 
 
 @dataclass(frozen=True)
 class LayerMapping:
     layer: Layer
     batch: int
-    order: str  # "on-chip" | "weights-outer" | "inputs-outer" | "no-weights"
+    order: str  # "weights-outer" | "inputs-outer" | "no-weights"
     pinned: bool
     input_on_chip: bool
     output_on_chip: bool
     weight_tiles: int
-    input_tiles: int
+    weight_tile_bytes: float  # the tile size chosen (the whole stream when pinned or in one tile)
+    chunks: int  # activation chunks
+    chunk_vectors: int  # vectors (output pixels x proposals) per chunk
+    input_mode: str  # "on-chip" | "resident" | "streamed"
+    weight_reads: int  # times the weight stream is read from DRAM in this pass (0 when pinned)
+    rows_used: int
+    psum_spill_bytes: float  # partial sums written to DRAM (and read back as much)
     tiles: tuple[Tile, ...]
     macs_executed: float
     decoder_lookups: float
-    sram_read_bytes: float
-    sram_write_bytes: float
-    weight_dram_bytes: float = 0.0  # of dram_read_bytes, the weights' share
+    operands: OperandBytes
+
+    @property
+    def sram_read_bytes(self) -> float:
+        return sum(self.operands.sram_read.values())
+
+    @property
+    def sram_write_bytes(self) -> float:
+        return sum(self.operands.sram_write.values())
+
+    @property
+    def weight_dram_bytes(self) -> float:
+        return self.operands.dram_read["weights"]
 
     @cached_property
     def dram_read_bytes(self) -> float:
@@ -225,231 +142,407 @@ class LayerMapping:
         return sum(t.dram_write_bytes for t in self.tiles)
 
 
-_CONFLICTS: dict[tuple, float] = {}
+@dataclass(frozen=True)
+class Choice:
+    """The mapper's decision for one layer and pass, with the estimates it was chosen on."""
+
+    tile_bytes: float  # weight tile size (0: pinned or no weights)
+    chunk_vectors: int
+    order: str
+    input_mode: str
+    dram_bytes: float
+    cycles: float  # estimated
+    energy_pj: float  # estimated
 
 
-def conflict_ratio(layer: Layer, accel: Accelerator, rows: int | None = None) -> float:
-    """Bank-conflict stall cycles per MAC-array cycle, from the layer's real input-operand addresses,
-    with ``rows`` rows of the array in use (default: all).
-
-    Each cycle the array reads one input operand per row it uses: for weight-stationary, `rows`
-    consecutive fan-in elements of one output pixel (channel, ky, kx in CHW order); for
-    output-stationary, the same fan-in element for `rows` neighbouring output pixels. The kernel maps
-    64 such cycles onto the banks. Results are cached by everything they depend on."""
-    if layer.kind not in ("conv", "fc"):
-        return 0.0
-    b = accel.act_bytes
-    r = min(rows or accel.rows, layer.fan_in if accel.dataflow == "ws" else layer.out_pixels)
-    key = (layer.kind, layer.in_shape, layer.out_shape, layer.kernel, layer.stride, layer.groups, accel.dataflow, b,
-           accel.sram, r)
-    if key not in _CONFLICTS:
-        _CONFLICTS[key] = _conflict_ratio(layer, accel, r)
-    return _CONFLICTS[key]
+# -- the search -----------------------------------------------------------------------------------
 
 
-def _conflict_ratio(layer: Layer, accel: Accelerator, r: int) -> float:
-    b = accel.act_bytes
-    cycles = 64
-    if layer.kind == "fc":
-        idx = np.arange(cycles * r).reshape(cycles, r) % layer.fan_in if accel.dataflow == "ws" else \
-            np.repeat(np.arange(cycles)[:, None], r, axis=1)
-        addr = idx * b
-    else:
-        _, h, w = layer.in_shape
-        kh, kw = layer.kernel
-        ho, wo = layer.out_shape[1:]
-        if accel.dataflow == "ws":
-            f = np.arange(cycles * r).reshape(cycles, r) % layer.fan_in
-            c, rem = np.divmod(f, kh * kw)
-            ky, kx = np.divmod(rem, kw)
-            y = np.zeros_like(f)
-            x = np.zeros_like(f)
-        else:
-            f = np.repeat(np.arange(cycles)[:, None] % layer.fan_in, r, axis=1)
-            c, rem = np.divmod(f, kh * kw)
-            ky, kx = np.divmod(rem, kw)
-            p = np.arange(r)[None, :] % (ho * wo)
-            y, x = np.divmod(p, wo)
-            y, x = y * layer.stride, x * layer.stride
-        addr = ((c * h + np.minimum(y + ky, h - 1)) * w + np.minimum(x + kx, w - 1)) * b
-    res = sram_conflicts(np.asarray(addr, dtype=np.int64), accel.sram)
-    return res.stall_cycles / res.groups
+def tile_sizes(stream: WeightStream, buffer_bytes: float) -> np.ndarray:
+    """Candidate weight tile sizes in bytes: quarter octaves ``2**(j/4)`` that fit ``buffer_bytes`` and are
+    no finer than `MAX_WEIGHT_TILES` tiles, plus the whole stream when it fits. The ladder does not depend
+    on the buffer except through its top, so a bigger buffer only adds sizes."""
+    total = stream.total_bytes
+    low = max(stream.fixed_bits / 8 + 1, total / MAX_WEIGHT_TILES)
+    top = min(buffer_bytes, total)
+    sizes = [2 ** (j / 4) for j in range(math.ceil(4 * math.log2(low)), math.floor(4 * math.log2(top)) + 1)] \
+        if top >= low else []
+    if total <= buffer_bytes:
+        sizes.append(float(total))
+    return np.unique(np.array(sizes, dtype=np.float64))
+
+
+def chunk_sizes(vectors: int) -> np.ndarray:
+    """Candidate activation chunks: ``ceil(vectors / 2**i)`` vectors, from the whole layer down to one."""
+    out = {vectors}
+    i = 1
+    while (n := -(-vectors // 2 ** i)) >= 1 and i <= 40:
+        out.add(n)
+        if n == 1:
+            break
+        i += 1
+    return np.array(sorted(out, reverse=True), dtype=np.int64)
 
 
 @dataclass(frozen=True)
-class Traffic:
-    """The tiling decision of one layer for one pass and the DRAM bytes it implies."""
+class _Compute:
+    """The array's work for each candidate chunk size (independent of tiles, order and buffers)."""
 
-    tiles: WeightTiles
-    weight_dram_bytes: float  # per weight read (0 when pinned)
-    input_dram_bytes: float  # one full read of the streamed input (0 when on chip)
-    output_dram_bytes: float
-    chunks: int  # activation chunks
-    order: str
-    weight_reads: int  # times the weights are read from DRAM in this pass
-    input_resident: bool = False  # a streamed input that fits the input share: loaded once, kept for all tiles
-
-    @property
-    def tile_weight_bytes(self) -> np.ndarray:
-        # Bytes, not rounded per tile: the stream is one contiguous bit string however it is cut, and the
-        # DRAM model rounds transfers to bursts with adjacent transfers coalesced.
-        return self.tiles.tile_bits / 8
+    chunk: np.ndarray  # [N] vectors per chunk
+    chunks: np.ndarray  # [N]
+    last: np.ndarray  # [N] vectors of the last chunk
+    rows_used: np.ndarray  # [N]
+    mac: np.ndarray  # [N, 2]: cycles of a full chunk, of the last chunk
+    dec: np.ndarray
+    conflict: np.ndarray
+    compute: np.ndarray
+    lookups: np.ndarray  # [N, 2]
+    weight_passes: np.ndarray  # [N]: passes of the weight stream from SRAM into the array, whole layer
+    first_load: np.ndarray  # [N]: the exposed first stationary load (overlap), else 0
 
     @property
-    def input_reads(self) -> int:
-        """Times the streamed input is read from DRAM in this pass: weights outer, once per weight tile,
-        unless it stays resident. (A tile that holds only part of a column group's fan-in needs only that
-        part of the input; charging the whole input keeps the traffic, and so the planner's choice,
-        independent of the array's shape, at the cost of an overcount when tiles are that small.)"""
-        return self.tiles.count if self.order == "weights-outer" and not self.input_resident else 1
-
-    @property
-    def dram_bytes(self) -> float:
-        input_reads = self.input_reads
-        return self.weight_dram_bytes * self.weight_reads + self.input_dram_bytes * input_reads + self.output_dram_bytes
+    def total(self) -> np.ndarray:
+        return self.compute[:, 0] * (self.chunks - 1) + self.compute[:, 1] + self.first_load
 
 
-def os_weight_passes(vectors, rows, density: float = 1.0):
-    """Passes of a weight stream through an output-stationary array for ``vectors`` input vectors on
-    ``rows`` rows: one per row fold of vectors, ``ceil(vectors / rows)`` when every activation counts.
+def _compute(layer: Layer, stream: WeightStream, accel: Accelerator, vectors: int, density: float) -> _Compute:
+    df = accel.dataflow
+    chunk = chunk_sizes(vectors)
+    chunks = -(-vectors // chunk)
+    last = vectors - (chunks - 1) * chunk
+    sizes = np.stack([chunk, last], axis=1)  # [N, 2]
+    fan_in, units, groups = layer.fan_in, layer.out_units, max(1, layer.groups)
+    ratios0 = conflict_ratio(layer, accel, None, df.conflict_pattern)
+    # Every number of rows is a candidate: fewer rows can win on bank conflicts, and on a fold load that
+    # double-buffering cannot hide (the first one).
+    candidates = np.arange(1, accel.rows + 1, dtype=np.int64)
+    r = candidates[None, None, :]
+    _, stream_c, load_c = df.fold_cycles(r, accel.cols, sizes[:, :, None], fan_in, units, groups)
+    dense = stream_c if accel.overlap_stationary else stream_c + load_c  # [N, 2, R]
+    frac = stream.profile.nonzeros / (units * fan_in) if accel.skip_pruned_weights else 1.0
+    mac = np.ceil(dense * frac * density)
+    passes = df.weight_passes(sizes[:, :, None], r, accel.cols, density)
+    lookups = np.ceil(stream.profile.entries * passes) if stream.profile.shared else np.zeros_like(mac)
+    dec = decoder_cycles(lookups.astype(np.int64), accel.decoders, accel.decoder_lookups_per_cycle)
+    ratios = np.array([conflict_ratio(layer, accel, int(x), df.conflict_pattern) for x in candidates]) \
+        if ratios0 > 0 else np.zeros(candidates.size)
+    conflict = np.ceil(mac * ratios[None, None, :])
+    compute = np.maximum(mac, dec) + conflict  # the decoder feeds the array through a FIFO: the slower sets the pace
+    first = np.broadcast_to(df.first_load(r, sizes[:, :1, None], fan_in), (chunk.size, 1, candidates.size))[:, 0, :] \
+        if accel.overlap_stationary else np.zeros((chunk.size, candidates.size))
+    per_rows = compute[:, 0, :] * (chunks - 1)[:, None] + compute[:, 1, :] + first  # [N, R]
+    # the fastest; of equals, the most rows
+    col = per_rows.shape[1] - 1 - np.argmin(per_rows[:, ::-1], axis=1)
+    full = (chunk.size, 2, candidates.size)
 
-    Hardware that skips zero activations skips a fan-in element, so that its weights are neither read
-    nor decoded, when every vector of the fold has a zero there. With activation density ``d``,
-    independent from vector to vector, a fold of ``r`` vectors needs a given weight with probability
-    ``1 - (1 - d)**r``; for one vector per fold (batch 1 on a 1 x N array, EIE's sparse
-    matrix-vector product) that is exactly ``d``: only the columns of non-zero activations are read.
-    Works elementwise on arrays."""
-    full, rest = np.divmod(vectors, rows)
-    return full * (1.0 - (1.0 - density) ** rows) + (1.0 - (1.0 - density) ** rest)
+    def pick(a):
+        return np.broadcast_to(a, full)[np.arange(chunk.size), :, col]
+
+    wp = pick(passes)
+    return _Compute(chunk, chunks, last, candidates[col], pick(mac), pick(dec), pick(conflict), pick(compute),
+                    pick(lookups), wp[:, 0] * (chunks - 1) + wp[:, 1], first[np.arange(chunk.size), col])
 
 
-def _chunks(accel: Accelerator, in_dram: float, out_dram: float, vectors: int) -> int:
-    """Activation chunks: each fits half the input share and half the output share (double buffering)."""
-    need = max(1, math.ceil(in_dram / (accel.sram_input_bytes / 2)), math.ceil(out_dram / (accel.sram_output_bytes / 2)))
-    return min(need, vectors)
+@dataclass(frozen=True)
+class _Tiling:
+    """Per candidate tile size: the cut and what it implies for partial sums and input passes."""
+
+    sizes: np.ndarray  # [S] bytes
+    cuts: tuple[WeightTiles, ...]
+    count: np.ndarray  # [S] tiles
+    first_bytes: np.ndarray  # [S]
+    split_units: np.ndarray  # [S] sum over tile boundaries inside a column group of that group's units
+    split_block: np.ndarray  # [S] units of the largest column group a boundary cuts (0: none)
+    touched: tuple[np.ndarray, ...]  # per cut, per tile: passes of a streamed input (column groups it touches)
+    input_passes: np.ndarray  # [S] those passes summed over the tiles
 
 
-def plan_traffic(layer: Layer, stream: WeightStream, accel: Accelerator, batch: int, *, pinned: bool,
-                 stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool) -> Traffic:
-    """Weight tiles, activation chunks and loop order of a conv/fc layer (see the module docstring)."""
-    b = accel.act_bytes
-    in_dram = 0.0 if input_on_chip else batch * layer.input_elements * b
-    out_dram = 0.0 if output_on_chip else batch * layer.output_elements * b
-    tiles = stream.whole(accel.cols) if pinned else stream.weight_tiles(stream_buffer_bytes, accel.cols)
-    w_dram = 0.0 if pinned else float(tiles.tile_bits.sum()) / 8
-    # Activations move in chunks of vectors that fit half the input (and output) share, so that a
-    # chunk loads (or drains) while the previous one computes.
-    chunks = _chunks(accel, in_dram, out_dram, batch * layer.out_pixels)
-    if input_on_chip or tiles.count == 1 or pinned:
-        order = "on-chip" if pinned and input_on_chip else "weights-outer"
+def _tiling(stream: WeightStream, accel: Accelerator, layer: Layer, pinned: bool, buffer_bytes: float) -> _Tiling:
+    df = accel.dataflow
+    block = df.unit_block(accel.cols, layer.out_units // max(1, layer.groups))
+    if pinned:
+        cuts = (stream.whole(block),)
+        sizes = np.array([0.0])
     else:
-        weights_outer = w_dram + in_dram * (1 if in_dram <= accel.sram_input_bytes else tiles.count)
-        inputs_outer = in_dram + w_dram * chunks
-        order = "weights-outer" if weights_outer <= inputs_outer else "inputs-outer"
-    return Traffic(tiles, w_dram, in_dram, out_dram, chunks, order,
-                   chunks if order == "inputs-outer" else 1, 0 < in_dram <= accel.sram_input_bytes)
+        sizes = tile_sizes(stream, buffer_bytes)
+        cuts = tuple(stream.weight_tiles(s, block) for s in sizes)
+    count = np.array([c.count for c in cuts], dtype=np.int64)
+    split_units, split_block, touched = [], [], []
+    for c in cuts:
+        splits = c.split_departures
+        split_units.append(float((splits * c.group_units).sum()))
+        split_block.append(float(c.group_units[splits > 0].max()) if splits.any() else 0.0)
+        start = np.concatenate([[0.0], c.ends[:-1]])
+        first_group = np.searchsorted(c.group_ends, start, side="right")
+        last_group = np.searchsorted(c.group_ends, c.ends, side="left")
+        touched.append(np.maximum(1, last_group - first_group + 1).astype(np.float64) if df.units_on_columns
+                       else np.ones(c.count))
+    return _Tiling(sizes, cuts, count, np.array([c.tile_bits[0] / 8 for c in cuts]) * (not pinned),
+                   np.array(split_units), np.array(split_block), tuple(touched), np.array([t.sum() for t in touched]))
 
 
-def map_layer(layer: Layer, stream: WeightStream | None, accel: Accelerator, batch: int, *, pinned: bool,
-              stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool,
-              activation_density: float = 1.0) -> LayerMapping:
-    """Tiles, traffic and counts of ``layer`` for one pass over ``batch`` proposals.
+@dataclass(frozen=True)
+class _Candidates:
+    """Every (tile size, chunk size, order, input mode) with its counts, as flat arrays."""
 
-    The layer runs on the rows of the array that finish it soonest: more rows mean fewer folds but
-    more operand requests per cycle, hence more bank conflicts, and a compiler would leave rows idle
-    rather than lose more to conflicts than they gain. So a bigger array is never slower."""
-    b = accel.act_bytes
+    s: np.ndarray
+    n: np.ndarray
+    order: np.ndarray  # 0 weights-outer, 1 inputs-outer
+    mode: np.ndarray  # 0 resident, 1 streamed
+    feasible: np.ndarray
+    w_dram: np.ndarray
+    in_dram: np.ndarray
+    out_dram: float
+    psum_dram: np.ndarray  # spilled bytes, each way
+    psum_total: np.ndarray  # partial-sum round trips, each way
+    input_sram_reads: np.ndarray  # input operands into the array, bytes
+    weight_sram_reads: np.ndarray  # weight stream into the array, bytes
+    out_bytes: float  # final outputs written to the SRAM
+    cycles: np.ndarray
+    energy: np.ndarray
+
+    @property
+    def dram(self) -> np.ndarray:
+        return self.w_dram + self.in_dram + self.out_dram + 2 * self.psum_dram
+
+
+def _candidates(layer: Layer, accel: Accelerator, comp: _Compute, til: _Tiling, batch: int, *, pinned: bool,
+                input_on_chip: bool, output_on_chip: bool, weight_bytes: float) -> _Candidates:
+    df = accel.dataflow
+    b, a = accel.act_bytes, accel.accumulator_bytes
+    groups = max(1, layer.groups)
+    mg = layer.out_units // groups
+    vectors = batch * layer.out_pixels
     in_bytes = batch * layer.input_elements * b
     out_bytes = batch * layer.output_elements * b
     in_dram = 0.0 if input_on_chip else in_bytes
     out_dram = 0.0 if output_on_chip else out_bytes
 
-    if layer.kind not in ("conv", "fc"):
-        # Pooling and normalisation run on the array's columns as vector lanes, one window element
-        # per lane per cycle; they read each window from SRAM and write each output once. Streamed
-        # activations move in chunks, as for conv layers, so transfers overlap the work.
-        window = layer.kernel[0] * layer.kernel[1]
-        cycles = math.ceil(batch * layer.output_elements * window / accel.cols)
-        chunks = _chunks(accel, in_dram, out_dram, batch * layer.out_pixels)
-        each = np.full(chunks, 1.0 / chunks)
-        tiles = _tiles(in_dram * each, out_dram * each, cycles * each, 0.0, 0.0, cycles * each, 0.0)
-        reads = batch * layer.output_elements * window * b + out_dram
-        writes = out_bytes + in_dram
-        return LayerMapping(layer, batch, "no-weights", False, input_on_chip, output_on_chip, 0, 1, tiles,
-                            0.0, 0.0, reads, writes, 0.0)
+    S, N = til.sizes.size, comp.chunk.size
+    s, n, o, m = (x.ravel() for x in np.meshgrid(np.arange(S), np.arange(N), [0, 1], [0, 1], indexing="ij"))
+    T, C, nv = til.count[s], comp.chunks[n], comp.chunk[n]
+    weights_outer = o == 0
+    # Orders and input modes only differ when something streams: keep one representative otherwise.
+    feasible = ~((T == 1) | (C == 1)) | weights_outer
+    feasible &= (m == 0) | (in_dram > 0)
 
-    assert stream is not None
-    tr = plan_traffic(layer, stream, accel, batch, pinned=pinned, stream_buffer_bytes=stream_buffer_bytes,
-                      input_on_chip=input_on_chip, output_on_chip=output_on_chip)
-    wt, order, n_chunks = tr.tiles, tr.order, tr.chunks
-    n_wt = wt.count
-    tile_weight_bytes = tr.tile_weight_bytes
-    weight_bytes = float(tile_weight_bytes.sum())
-    units, fan_in = layer.out_units, layer.fan_in
-    nonzeros = float(stream.profile.nonzeros)
-    entries = float(stream.profile.entries)
+    w_dram = np.where(weights_outer, 1.0, C) * (0.0 if pinned else weight_bytes)
+    whole_fits = in_bytes <= accel.sram_input_bytes
+    chunk_fits = in_bytes * nv / vectors <= accel.sram_input_bytes / 2
+    resident_reads = np.where(whole_fits | ~weights_outer | (T == 1), 1.0, T)
+    feasible &= (m == 1) | whole_fits | chunk_fits | (in_dram == 0)
+    in_reads = np.where(m == 1, til.input_passes[s], resident_reads)
+    in_d = in_dram * in_reads
+
+    # Output share: outputs in flight (double-buffered) or the whole output, then partial sums.
+    block = df.output_block(nv, accel.cols, mg)
+    out_foot = out_bytes if output_on_chip else np.minimum(out_bytes, 2 * block * b)
+    feasible &= out_foot <= accel.sram_output_bytes
+    room = accel.sram_output_bytes - out_foot
+    rows_used = comp.rows_used[n]
+    departures = df.output_departures(layer.fan_in, rows_used)
+    step_psums = np.where(departures > 1, block * a, 0.0)
+    cross_psums = np.where(weights_outer, vectors, nv) * til.split_block[s] * a
+    # Round trips: every departure but the last, and at least one per tile boundary inside a column group
+    # (the only ones output-stationary has); those at tile boundaries are the ones held across tiles.
+    cross_total = vectors * til.split_units[s] * a
+    psum_total = np.maximum(vectors * layer.out_units * (departures - 1) * a, cross_total)
+    all_spill = step_psums > room
+    cross_spill = ~all_spill & (step_psums + cross_psums > room)
+    psum_dram = np.where(all_spill, psum_total, np.where(cross_spill, cross_total, 0.0))
+
+    # SRAM traffic: operands into the array, partial sums, fills from and drains to DRAM.
+    input_reads = np.broadcast_to(df.input_reads(vectors, layer.fan_in, mg, groups, rows_used, accel.cols) * b, s.shape)
+    weight_reads = weight_bytes * comp.weight_passes[n]
+    reads = input_reads + weight_reads + psum_total + psum_dram + out_dram
+    writes = psum_total + psum_dram + out_bytes + in_d + w_dram
+    width = accel.sram.bank_width_bytes
+    sram_pj = np.ceil(reads / width) * accel.energies.sram_read_pj + np.ceil(writes / width) * accel.energies.sram_write_pj
+
+    dram_read = w_dram + in_d + psum_dram
+    dram_write = out_dram + psum_dram
+    bw = accel.dram_bytes_per_cycle
+    exposed = (til.first_bytes[s] + (in_dram + out_dram) * nv / vectors) / bw  # first load, last write-back
+    cycles = np.maximum(comp.total[n], (dram_read + dram_write) / bw) + exposed
+    lookups = comp.lookups[n, 0] * (C - 1) + comp.lookups[n, 1]
+    e = accel.energies
+    # MACs are the same for every candidate and left out; mW x ns = pJ
+    energy = (dram_read * 8 * accel.dram_energy.read_pj_per_bit + dram_write * 8 * accel.dram_energy.write_pj_per_bit
+              + sram_pj + lookups * e.decoder_lookup_pj
+              + (e.sram_leakage_mw + e.other_leakage_mw + accel.dram_energy.background_mw) * cycles * accel.cycle_ns)
+    return _Candidates(s, n, o, m, feasible, w_dram, in_d, out_dram, psum_dram, psum_total, input_reads,
+                       weight_reads, out_bytes, cycles, energy)
+
+
+def _objective(c: _Candidates, objective: str) -> np.ndarray:
+    if objective == "latency":
+        return c.cycles
+    if objective == "edp":
+        return c.energy * c.cycles
+    return c.energy
+
+
+def choose(c: _Candidates, objective: str) -> int:
+    """Index of the best feasible candidate: the objective, then DRAM bytes, then cycles, then order."""
+    idx = np.flatnonzero(c.feasible)
+    keys = (np.arange(idx.size), c.cycles[idx], c.dram[idx], _objective(c, objective)[idx])
+    return int(idx[np.lexsort(keys)[0]])
+
+
+# -- the layer's mapping --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Search:
+    """A layer's search space for one pass, evaluated, and the chosen candidate."""
+
+    layer: Layer
+    stream: WeightStream
+    batch: int
+    pinned: bool
+    input_on_chip: bool
+    output_on_chip: bool
+    density: float
+    comp: _Compute
+    tiling: _Tiling
+    cands: _Candidates
+    best: int
+
+    @property
+    def choice(self) -> Choice:
+        c, i = self.cands, self.best
+        return Choice(float(self.tiling.sizes[c.s[i]]), int(self.comp.chunk[c.n[i]]),
+                      "weights-outer" if c.order[i] == 0 else "inputs-outer",
+                      "on-chip" if self.input_on_chip else ("resident", "streamed")[c.mode[i]],
+                      float(c.dram[i]), float(c.cycles[i]), float(c.energy[i]))
+
+    @property
+    def dram_bytes(self) -> float:
+        return float(self.cands.dram[self.best])
+
+
+def search(layer: Layer, stream: WeightStream, accel: Accelerator, batch: int, *, pinned: bool,
+           stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool,
+           activation_density: float = 1.0) -> Search:
+    """Evaluate every candidate mapping of a conv or fc ``layer`` for one pass over ``batch`` proposals and
+    choose one (see the module docstring). A buffer too small for any candidate is a config error."""
     density = activation_density if accel.skip_zero_activations else 1.0
+    vectors = batch * layer.out_pixels
+    comp = _compute(layer, stream, accel, vectors, density)
+    til = _tiling(stream, accel, layer, pinned, stream_buffer_bytes)
+    weight_bytes = float(sum(c for c in til.cuts[0].tile_bits)) / 8 if til.sizes.size else 0.0
+    if not til.sizes.size:
+        stream.weight_tiles(stream_buffer_bytes, 1)  # raises the config error that names the buffer
+    cands = _candidates(layer, accel, comp, til, batch, pinned=pinned, input_on_chip=input_on_chip,
+                        output_on_chip=output_on_chip, weight_bytes=weight_bytes)
+    if not cands.feasible.any():
+        raise ConfigError(
+            f"sram: no mapping of layer {layer.name} fits: the output share ({accel.sram_output_bytes:,} B) cannot "
+            f"hold one column fold's outputs for a single vector, double-buffered; give outputs more SRAM")
+    return Search(layer, stream, batch, pinned, input_on_chip, output_on_chip, density, comp, til, cands,
+                  choose(cands, accel.mapper_objective))
 
-    vectors_total = batch * layer.out_pixels
-    chunk_vectors = np.array([vectors_total // n_chunks + (1 if i < vectors_total % n_chunks else 0)
-                              for i in range(n_chunks)], dtype=np.int64)
-    # Every (weight tile, chunk) step in loop order, evaluated for every number of rows in use at once.
-    if order == "inputs-outer":
-        st_tile, st_chunk = np.tile(np.arange(n_wt), n_chunks), np.repeat(np.arange(n_chunks), n_wt)
+
+def map_layer(layer: Layer, stream: WeightStream | None, accel: Accelerator, batch: int, *, pinned: bool,
+              stream_buffer_bytes: float, input_on_chip: bool, output_on_chip: bool,
+              activation_density: float = 1.0) -> LayerMapping:
+    """Tiles, traffic and counts of ``layer`` for one pass over ``batch`` proposals."""
+    if layer.kind not in ("conv", "fc"):
+        return _no_weights(layer, accel, batch, input_on_chip, output_on_chip)
+    assert stream is not None
+    return mapping_of(search(layer, stream, accel, batch, pinned=pinned, stream_buffer_bytes=stream_buffer_bytes,
+                             input_on_chip=input_on_chip, output_on_chip=output_on_chip,
+                             activation_density=activation_density), accel)
+
+
+def mapping_of(sr: Search, accel: Accelerator) -> LayerMapping:
+    """The chosen candidate of a search as steps for the engine, with its per-operand counts."""
+    layer, c, i, comp, til = sr.layer, sr.cands, sr.best, sr.comp, sr.tiling
+    ni, si = int(c.n[i]), int(c.s[i])
+    cut, touched = til.cuts[si], til.touched[si]
+    T, C = cut.count, int(comp.chunks[ni])
+    weights_outer = c.order[i] == 0
+    vectors = sr.batch * layer.out_pixels
+    b = accel.act_bytes
+    in_dram = 0.0 if sr.input_on_chip else sr.batch * layer.input_elements * b
+    out_dram = c.out_dram
+
+    if weights_outer:
+        st_tile, st_chunk = np.repeat(np.arange(T), C), np.tile(np.arange(C), T)
     else:
-        st_tile, st_chunk = np.repeat(np.arange(n_wt), n_chunks), np.tile(np.arange(n_chunks), n_wt)
-    st_vec = chunk_vectors[st_chunk]
-    start, end = wt.cum_share
-    start, end = start[st_tile][:, None], end[st_tile][:, None]
-    # Without bank conflicts the whole array is fastest; only then is a sub-array worth a look.
-    conflicted = conflict_ratio(layer, accel) > 0
-    candidates = np.arange(1, accel.rows + 1, dtype=np.int64) if conflicted else np.array([accel.rows], dtype=np.int64)
-    sizes, size_of_step = np.unique(st_vec, return_inverse=True)
-    dense = np.stack([mac_array_cycles_by_rows(candidates, accel.cols, accel.dataflow, int(v), fan_in, units)
-                      for v in sizes])[size_of_step.ravel()]  # [steps, candidates]: the whole layer, this chunk
-    frac = nonzeros / (units * fan_in) if accel.skip_pruned_weights else 1.0
-    mac = _share(np.ceil(dense * frac * density), start, end)
-    reloads = np.ones_like(dense, dtype=np.float64) if accel.dataflow == "ws" else \
-        os_weight_passes(st_vec[:, None], candidates[None, :], density)
-    lookups = _share(np.ceil(entries * reloads), start, end) if stream.profile.shared else np.zeros_like(mac)
-    dec = decoder_cycles(lookups.astype(np.int64), accel.decoders, accel.decoder_lookups_per_cycle)
-    ratios = np.array([conflict_ratio(layer, accel, int(r)) for r in candidates]) if conflicted else np.zeros(1)
-    conflict = np.ceil(mac * ratios[None, :])
-    compute = np.maximum(mac, dec) + conflict  # the decoder feeds the array through a FIFO: the slower sets the pace
-    total = compute.sum(axis=0)
-    col = int(np.flatnonzero(total == total.min())[-1])  # the fastest; of equals, the most rows
-    rows_used = int(candidates[col])
+        st_tile, st_chunk = np.tile(np.arange(T), C), np.repeat(np.arange(C), T)
+    last = st_chunk == C - 1
+    st_vec = np.where(last, comp.last[ni], comp.chunk[ni]).astype(np.float64)
+    which = last.astype(np.int64)  # column of the per-chunk arrays: 0 full chunk, 1 the last one
+    start, end = cut.cum_share
+    start, end = start[st_tile], end[st_tile]
+    mac = _share(comp.mac[ni][which], start, end)
+    dec = _share(comp.dec[ni][which], start, end)
+    conflict = _share(comp.conflict[ni][which], start, end)
+    compute = _share(comp.compute[ni][which], start, end)
+    compute[0] += comp.first_load[ni]  # the one stationary load double-buffering cannot hide
+    mac[0] += comp.first_load[ni]
+    share = end - start
 
-    share = (end - start)[:, 0]
-    first_chunk = st_chunk == 0
-    # Weights-outer: a weight tile loads with its first chunk, and every weight tile sweeps the whole
-    # streamed input (from DRAM again, unless the input fits its share and stays resident: then it loads
-    # with the first tile). Inputs-outer: every chunk reloads all weight tiles, inputs load once, with
-    # the first tile of their chunk.
-    in_step = in_dram * st_vec / vectors_total
-    if order == "inputs-outer":
-        w_load = tile_weight_bytes[st_tile]
+    tile_bytes = cut.tile_bits / 8
+    if sr.pinned:
+        w_load = np.zeros(st_tile.size)
+    elif weights_outer:
+        w_load = np.where(st_chunk == 0, tile_bytes[st_tile], 0.0)
+    else:
+        w_load = tile_bytes[st_tile]
+    in_step = in_dram * st_vec / vectors
+    if c.mode[i] == 1:
+        in_load = in_step * touched[st_tile]
+    elif in_dram <= accel.sram_input_bytes or not weights_outer:
         in_load = np.where(st_tile == 0, in_step, 0.0)
     else:
-        w_load = np.where(first_chunk & (not pinned), tile_weight_bytes[st_tile], 0.0)
-        in_load = np.where(st_tile == 0, in_step, 0.0) if tr.input_resident else in_step
-    out_w = out_dram * share * st_vec / vectors_total
-    tiles = _tiles(w_load + in_load, out_w, mac[:, col], dec[:, col], conflict[:, col], compute[:, col], w_load)
-    macs_executed = float(vectors_total * (nonzeros if accel.skip_pruned_weights else units * fan_in) * density)
-    lookups_total = float(lookups[:, col].sum())
-    input_reads = vectors_total * fan_in * column_passes(units, accel.cols) * b
-    psum_writes, psum_reads = partial_sum_bytes(vectors_total, wt.group_units,
-                                                output_departures(wt, accel.dataflow, fan_in, rows_used), b,
-                                                accel.accumulator_bytes)
-    weight_reads = weight_bytes * tr.weight_reads
-    if accel.dataflow == "os":  # weights stream through the array once per row fold of vectors
-        weight_reads = weight_bytes * sum(float(os_weight_passes(v, rows_used, density)) for v in chunk_vectors)
-    dram_in_total = float((w_load + in_load).sum())
-    sram_reads = input_reads + psum_reads + weight_reads + out_dram
-    sram_writes = psum_writes + dram_in_total
-    return LayerMapping(layer, batch, order, pinned, input_on_chip, output_on_chip, n_wt, tr.weight_reads,
-                        tiles, macs_executed, lookups_total, sram_reads, sram_writes,
-                        tr.weight_dram_bytes * tr.weight_reads)
+        in_load = in_step
+    part = share * st_vec / vectors
+    spill = float(c.psum_dram[i])
+    tiles = _tiles(w_load, in_load, spill * part, out_dram * part, spill * part, mac, dec, conflict, compute)
+
+    ops = OperandBytes()
+    w_dram, in_d = float(w_load.sum()), float(in_load.sum())
+    ops.sram_read.update(weights=float(c.weight_sram_reads[i]), inputs=float(c.input_sram_reads[i]),
+                         psums=float(c.psum_total[i]) + spill, outputs=out_dram)
+    ops.sram_write.update(weights=w_dram, inputs=in_d, psums=float(c.psum_total[i]) + spill, outputs=c.out_bytes)
+    ops.dram_read.update(weights=w_dram, inputs=in_d, psums=spill)
+    ops.dram_write.update(psums=spill, outputs=out_dram)
+    profile = sr.stream.profile
+    macs = float(vectors * (profile.nonzeros if accel.skip_pruned_weights else layer.out_units * layer.fan_in)
+                 * sr.density)
+    choice = sr.choice
+    return LayerMapping(
+        layer, sr.batch, choice.order, sr.pinned, sr.input_on_chip, sr.output_on_chip, T,
+        float(tile_bytes.sum()) if T == 1 else choice.tile_bytes, C, choice.chunk_vectors, choice.input_mode,
+        0 if sr.pinned else (1 if weights_outer else C), int(comp.rows_used[ni]), spill, tiles, macs,
+        float(comp.lookups[ni, 0] * (C - 1) + comp.lookups[ni, 1]), ops)
+
+
+def _no_weights(layer: Layer, accel: Accelerator, batch: int, input_on_chip: bool, output_on_chip: bool) -> LayerMapping:
+    """Pooling and normalisation run on the array's columns as vector lanes, one window element per lane
+    per cycle; they read each window from SRAM and write each output once. Streamed activations move in
+    chunks that fit half the input and output shares, so transfers overlap the work."""
+    b = accel.act_bytes
+    in_bytes, out_bytes = batch * layer.input_elements * b, batch * layer.output_elements * b
+    in_dram = 0.0 if input_on_chip else in_bytes
+    out_dram = 0.0 if output_on_chip else out_bytes
+    window = layer.kernel[0] * layer.kernel[1]
+    cycles = math.ceil(batch * layer.output_elements * window / accel.cols)
+    need = max(1, math.ceil(in_dram / (accel.sram_input_bytes / 2)), math.ceil(out_dram / (accel.sram_output_bytes / 2)))
+    chunks = min(need, batch * layer.out_pixels)
+    each = np.full(chunks, 1.0 / chunks)
+    zero = np.zeros(chunks)
+    tiles = _tiles(zero, in_dram * each, zero, out_dram * each, zero, cycles * each, zero, zero, cycles * each)
+    ops = OperandBytes()
+    ops.sram_read.update(inputs=batch * layer.output_elements * window * b, outputs=out_dram)
+    ops.sram_write.update(inputs=in_dram, outputs=out_bytes)
+    ops.dram_read.update(inputs=in_dram)
+    ops.dram_write.update(outputs=out_dram)
+    return LayerMapping(layer, batch, "no-weights", False, input_on_chip, output_on_chip, 0, 0.0, chunks,
+                        -(-batch * layer.out_pixels // chunks), "on-chip" if input_on_chip else "resident", 0,
+                        accel.rows, 0.0, tiles, 0.0, 0.0, ops)
 
 
 def _share(whole: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -458,10 +551,11 @@ def _share(whole: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return np.floor(whole * end + 0.5) - np.floor(whole * start + 0.5)
 
 
-def _tiles(dram_read, dram_write, mac, dec, conflict, compute, weight_read) -> tuple[Tile, ...]:
+def _tiles(*fields_in) -> tuple[Tile, ...]:
     """The steps as at most MAX_TILES tiles: consecutive runs summed (their pipeline overlap inside a
-    run is kept by the run's compute and transfer times adding up, as the tiles would in sequence)."""
-    fields = np.stack([np.broadcast_to(np.asarray(x, dtype=np.float64), np.shape(mac))
-                       for x in (dram_read, dram_write, mac, dec, conflict, compute, weight_read)])
-    runs = np.array_split(np.arange(fields.shape[1]), min(MAX_TILES, fields.shape[1]))
+    run is kept by the run's compute and transfer times adding up, as the steps would in sequence).
+    Arguments in `Tile`'s field order."""
+    n = max(np.size(x) for x in fields_in)
+    fields = np.stack([np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)) for x in fields_in])
+    runs = np.array_split(np.arange(n), min(MAX_TILES, n))
     return tuple(Tile(*(float(v) for v in fields[:, run].sum(axis=1)), count=len(run)) for run in runs)
