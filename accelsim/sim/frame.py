@@ -6,16 +6,14 @@ weights stay resident in the weight share of the SRAM:
 
 * candidates are prefixes of the layers sorted by compressed size (smallest first) that fit, each
   leaving room to double-buffer a weight tile of every layer not pinned (its codebook and a weight);
-* the planner picks the candidate with the fewest DRAM bytes per steady-state frame; of equals, the
-  one with the lowest estimated latency (`estimated_cycles`), then the one with more pinned. A bigger
-  SRAM only adds candidates and makes each cheaper, so DRAM traffic per frame never rises with SRAM
-  size; when every layer fits, all are pinned and steady-state weight traffic is 0.
+* the planner picks the candidate that is best under the mapper's objective (``mapper.objective``:
+  energy, latency or their product), summed over the frame's layers as the mapper estimates them
+  (`mapping.search`); of equals, the one with fewer DRAM bytes, then more pinned. Planner and mapper
+  share one objective, so neither undoes the other's choice.
 
-Latency is the tie-break and not the objective because no rule that trades DRAM bytes for latency
-keeps that invariant: with a larger SRAM a faster candidate with more DRAM bytes can overtake the one
-chosen at the smaller SRAM, and the frame's DRAM traffic rises. Pinning costs little latency because
-a small streaming buffer does not idle the array's columns (a weight tile is any piece of the stream in
-the array's order, `mapping.WeightTiles`).
+A bigger SRAM only adds candidates (more prefixes fit, and each layer's search space only grows,
+`mapping`), so the objective never rises with SRAM size. DRAM traffic and latency are not the objective
+and are not monotone by construction; the property tests check them under the default objective.
 
 The *cold* first frame also loads the pinned weights once; the *steady* frame is every later one.
 """
@@ -90,10 +88,15 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], accel: Acc
             out.append(searched[key])
         return out
 
-    def steady_bytes(pinned: frozenset[str], buffer: float) -> float:
-        return sum(count * sr.dram_bytes for nb, count in passes.items() for sr in searches(nb, pinned, buffer))
+    def cost(pinned: frozenset[str], buffer: float) -> tuple[float, float]:
+        """(the objective, DRAM bytes) of a candidate's steady frame, from its layers' chosen mappings."""
+        found = [(count, sr.choice) for nb, count in passes.items() for sr in searches(nb, pinned, buffer)]
+        energy = sum(n * c.energy_pj for n, c in found)
+        cycles = sum(n * c.cycles for n, c in found)
+        value = {"energy": energy, "latency": cycles, "edp": energy * cycles}[accel.mapper_objective]
+        return value, sum(n * c.dram_bytes for n, c in found)
 
-    feasible: list[tuple[float, frozenset[str], float]] = []
+    feasible: list[tuple[tuple[float, float], frozenset[str], float]] = []
     first_error: ConfigError | None = None
     for k in range(len(weighted) + 1):
         pinned = frozenset(name for _, name in weighted[:k])
@@ -102,7 +105,7 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], accel: Acc
             break  # prefixes only grow
         buffer = free / 2
         try:  # a candidate whose streaming buffer cannot hold the smallest weight tile is not feasible
-            feasible.append((steady_bytes(pinned, buffer), pinned, buffer))
+            feasible.append((cost(pinned, buffer), pinned, buffer))
         except ConfigError as exc:
             first_error = first_error or exc
     if not feasible:
@@ -118,17 +121,8 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], accel: Acc
                                 for i, l in enumerate(layers))
         return tuple(by_size[nb] for nb in batches)
 
-    fewest = min(c[0] for c in feasible)
-    tied = [FramePlan(pinned, buffer, batches, mapped(pinned, buffer)) for b, pinned, buffer in feasible if b == fewest]
-    return min(tied, key=lambda p: (estimated_cycles(p, accel), -len(p.pinned)))
-
-
-def estimated_cycles(plan: FramePlan, accel: Accelerator) -> float:
-    """A frame's cycles without the SimPy run: each tile takes the longer of its compute and its DRAM
-    transfers at peak bandwidth (double buffering overlaps the two)."""
-    bw = accel.dram_bytes_per_cycle
-    return sum(max(t.compute_cycles, (t.dram_read_bytes + t.dram_write_bytes) / bw)
-               for ms in plan.mappings for m in ms for t in m.tiles)
+    _, pinned, buffer = min(feasible, key=lambda c: (c[0], -len(c[1])))
+    return FramePlan(pinned, buffer, batches, mapped(pinned, buffer))
 
 
 @dataclass(frozen=True)
