@@ -1,0 +1,151 @@
+"""Bank conflicts of a layer's operand stream: the addresses a dataflow reads, mapped onto the SRAM banks.
+
+The MAC array asks the SRAM for one operand per array row (or column) in use, every cycle; those
+requests are one *group* of the `sram` kernel. Which addresses a group holds is the dataflow's
+access pattern, a parameter here so that each dataflow declares its own:
+
+* ``"fan-in"`` (weight-stationary): each cycle the ``r`` rows read ``r`` consecutive fan-in elements
+  (channel, ky, kx in CHW order) of one output pixel; successive cycles successive pixels; when
+  every pixel has streamed past, the next ``r`` fan-in elements (the next row fold).
+* ``"pixels"`` (output-stationary; also input-stationary, whose stationary inputs are loaded this
+  way across the array's columns): each cycle the ``r`` rows read the same fan-in element for ``r``
+  neighbouring output pixels (row-major); successive cycles successive fan-in elements; then the
+  next ``r`` pixels.
+
+Addresses are those of the input activations in CHW order at the activation width, from byte 0 (a
+conv layer's maps of different proposals, or its channel groups, lie at constant offsets, which only
+rotate the banks: one proposal's map and the first channel group stand for all). A fully connected
+layer is a 1 x 1 map of ``fan_in`` channels whose *pixels* are the ``proposals_batch`` input vectors
+of a pass, stored one after the other. **Padding is padding**: a kernel position that falls outside
+the input map reads no SRAM (the datapath injects the zero), so it is an empty slot of its group,
+not a clamped address. Padding comes from the layer (`Layer.padding`); a position outside the map is
+padding whatever the layer says.
+
+The ratio is averaged over the groups the layer actually streams, in stream order (order matters
+once an access occupies a bank for several cycles, `sram`). Up to `MAX_GROUPS` groups the whole
+stream is mapped; beyond, a deterministic sample: `MAX_GROUPS // RUN` runs of `RUN` consecutive
+groups, starting at points of the golden-ratio sequence over the stream (evenly spread over row
+folds and pixels alike, with no period to alias with a map's width), in stream order. No random
+numbers: the same layer and SRAM always give the same ratio.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from accelsim.sim.accelerator import Accelerator
+from accelsim.sim.sram import sram_conflicts
+from accelsim.workload import Layer
+
+PATTERNS = ("fan-in", "pixels")
+# The pattern each dataflow streams its non-stationary input operands in (its declaration, until
+# dataflows are objects that carry it).
+DATAFLOW_PATTERN = {"ws": "fan-in", "os": "pixels", "is": "pixels"}
+
+MAX_GROUPS = 2048  # groups mapped per (layer, rows, pattern): the whole stream up to this, else a sample
+RUN = 16  # consecutive groups per sampled run: several times any bank's occupancy, so waits show
+_INV_PHI = (math.sqrt(5) - 1) / 2
+
+_CACHE: dict[tuple, float] = {}
+
+
+def conflict_ratio(layer: Layer, accel: Accelerator, rows: int | None = None, pattern: str | None = None) -> float:
+    """Bank-conflict stall cycles per MAC-array cycle of ``layer``'s input-operand stream, with ``rows``
+    requests per cycle (default: all the array's rows) in access ``pattern`` (default: the one of
+    ``accel.dataflow``, `DATAFLOW_PATTERN`). See the module docstring for the stream and its sample.
+
+    Results are cached by everything they depend on: the layer's geometry, the pattern, the request
+    count (clamped to what the pattern can issue), the activation width, the SRAM geometry (banks,
+    width, ports, cycles per access) and, for fc layers, the vectors per pass."""
+    if layer.kind not in ("conv", "fc"):
+        return 0.0
+    pattern = pattern or DATAFLOW_PATTERN[accel.dataflow]
+    if pattern not in PATTERNS:
+        raise ValueError(f"conflict_ratio: pattern {pattern!r} is not one of {', '.join(PATTERNS)}")
+    geo = _Geometry(layer, accel)
+    r = min(rows or accel.rows, layer.fan_in if pattern == "fan-in" else geo.vectors)
+    key = (layer.kind, layer.in_shape, layer.out_shape, layer.kernel, layer.stride, layer.groups, layer.padding,
+           pattern, accel.activation_bits, accel.sram, r, geo.vectors)
+    if key not in _CACHE:
+        _CACHE[key] = ratio_of(operand_addresses(layer, accel, r, pattern), accel)
+    return _CACHE[key]
+
+
+def ratio_of(addresses: np.ndarray, accel: Accelerator) -> float:
+    res = sram_conflicts(addresses, accel.sram)
+    return res.stall_cycles / res.groups
+
+
+class _Geometry:
+    """The input map and the output pixels (vectors) of a conv or fc layer, as the address formula needs."""
+
+    def __init__(self, layer: Layer, accel: Accelerator):
+        if layer.kind == "fc":
+            self.c, self.h, self.w, self.kh, self.kw = layer.fan_in, 1, 1, 1, 1
+            self.stride, self.pad, self.wo = 1, (0, 0), 1
+            self.vectors = max(1, accel.proposals_batch)
+        else:
+            self.c, self.h, self.w = layer.in_shape
+            self.kh, self.kw = layer.kernel
+            self.stride, self.pad, self.wo = layer.stride, layer.padding, layer.out_shape[2]
+            self.vectors = layer.out_pixels
+        self.fan_in = layer.fan_in
+
+
+def stream_groups(outer: int, inner: int) -> np.ndarray:
+    """Positions (in stream order) of the groups mapped for a stream of ``outer * inner`` groups: all
+    of them up to `MAX_GROUPS`, else `RUN`-long runs from golden-ratio points (see the module doc)."""
+    total = outer * inner
+    if total <= MAX_GROUPS:
+        return np.arange(total, dtype=np.int64)
+    runs = MAX_GROUPS // RUN
+    starts = np.floor(((0.5 + _INV_PHI * np.arange(runs)) % 1.0) * (total - RUN + 1)).astype(np.int64)
+    return (np.sort(starts)[:, None] + np.arange(RUN, dtype=np.int64)[None, :]).ravel()
+
+
+def operand_addresses(layer: Layer, accel: Accelerator, r: int, pattern: str) -> np.ndarray:
+    """The ``[groups, r]`` byte addresses (-1: empty slot) the layer's stream reads, as mapped (the whole
+    stream or its sample, `stream_groups`)."""
+    g = _Geometry(layer, accel)
+    fan_in_pattern = pattern == "fan-in"
+    if fan_in_pattern:
+        pos = stream_groups(-(-g.fan_in // r), g.vectors)  # row folds outer, pixels inner
+    else:
+        pos = stream_groups(-(-g.vectors // r), g.fan_in)  # blocks of r pixels outer, fan-in inner
+    return _addresses(pos, r, fan_in_pattern, layer.kind == "fc", g.c, g.h, g.w, g.kh, g.kw, g.stride, g.pad[0],
+                      g.pad[1], g.wo, g.vectors, g.fan_in, accel.activation_bits)
+
+
+@numba.njit(cache=True)
+def _addresses(pos, r, fan_in_pattern, fc, c_in, h, w, kh, kw, stride, pad_y, pad_x, wo, vectors, fan_in, bits):
+    out = np.full((pos.size, r), -1, dtype=np.int64)
+    for i in range(pos.size):
+        if fan_in_pattern:
+            outer, vec = divmod(pos[i], vectors)
+        else:
+            outer, elem = divmod(pos[i], fan_in)
+        for j in range(r):
+            if fan_in_pattern:
+                f = outer * r + j  # r consecutive fan-in elements of one pixel
+                v = vec
+            else:
+                f = elem
+                v = outer * r + j  # one fan-in element of r neighbouring pixels
+            if f >= fan_in or v >= vectors:  # a short last fold or block
+                continue
+            c, rem = divmod(f, kh * kw)
+            ky, kx = divmod(rem, kw)
+            if fc:  # vector v's features follow vector v-1's
+                element = v * c_in + c
+            else:
+                oy, ox = divmod(v, wo)
+                y = oy * stride - pad_y + ky
+                x = ox * stride - pad_x + kx
+                if y < 0 or y >= h or x < 0 or x >= w:
+                    continue  # padding: a zero from the datapath, no SRAM access
+                element = (c * h + y) * w + x
+            out[i, j] = element * bits // 8
+    return out
