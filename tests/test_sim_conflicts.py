@@ -146,7 +146,9 @@ def test_ratio_is_non_negative_and_grows_with_cycles_per_access(layer, banks, po
        st.sampled_from([1, 2, 8]), st.sampled_from([8, 16]))
 def test_unit_stride_is_conflict_free_when_banks_times_ports_cover_the_requests(fan_in, batch, rows, banks, ports,
                                                                                width, bits):
-    # fc under the fan-in pattern: each cycle reads consecutive activations (unit stride)
+    # fc under the fan-in pattern: each cycle reads consecutive activations (unit stride in words when a
+    # word holds at least one activation)
+    width = max(width, bits // 8)
     if banks * ports < rows:
         banks = -(-rows // ports)
     acc = accel(rows=rows, activation_bits=bits, proposals_batch=batch, sram=SramGeometry(banks, width, ports))
