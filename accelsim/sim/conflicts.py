@@ -25,8 +25,15 @@ The ratio is averaged over the groups the layer actually streams, in stream orde
 once an access occupies a bank for several cycles, `sram`). Up to `MAX_GROUPS` groups the whole
 stream is mapped; beyond, a deterministic sample: `MAX_GROUPS // RUN` runs of `RUN` consecutive
 groups, starting at points of the golden-ratio sequence over the stream (evenly spread over row
-folds and pixels alike, with no period to alias with a map's width), in stream order. No random
-numbers: the same layer and SRAM always give the same ratio.
+folds and pixels alike, with no period to alias with a map's width), in stream order. Each run is
+preceded by the `WARM` groups before it in the stream, mapped but not counted (`sram`'s warm-up
+groups): they load each row's word register and occupy the bank ports as the stream would, so a
+run does not start with every row missing its register at once. No random numbers: the same layer
+and SRAM always give the same ratio.
+
+Each row (request slot) keeps the bank word it last read in a word register (`sram`): with a
+stride-1 operand stream successive cycles of a row mostly fall in the word it has just read, which
+is then no bank access; only the row's move to the next word is.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ DATAFLOW_PATTERN = {"ws": "fan-in", "os": "pixels", "is": "pixels"}
 
 MAX_GROUPS = 2048  # groups mapped per (layer, rows, pattern): the whole stream up to this, else a sample
 RUN = 16  # consecutive groups per sampled run: several times any bank's occupancy, so waits show
+WARM = 4  # groups mapped, not counted, before each sampled run: the word registers and busy ports it inherits
 _INV_PHI = (math.sqrt(5) - 1) / 2
 
 _CACHE: dict[tuple, float] = {}
@@ -70,12 +78,14 @@ def conflict_ratio(layer: Layer, accel: Accelerator, rows: int | None = None, pa
     key = (layer.kind, layer.in_shape, layer.out_shape, layer.kernel, layer.stride, layer.groups, layer.padding,
            pattern, accel.activation_bits, accel.sram, r, geo.vectors)
     if key not in _CACHE:
-        _CACHE[key] = ratio_of(operand_addresses(layer, accel, r, pattern), accel)
+        addresses, measured = operand_stream(layer, accel, r, pattern)
+        _CACHE[key] = ratio_of(addresses, accel, measured)
     return _CACHE[key]
 
 
-def ratio_of(addresses: np.ndarray, accel: Accelerator) -> float:
-    res = sram_conflicts(addresses, accel.sram)
+def ratio_of(addresses: np.ndarray, accel: Accelerator, measured: np.ndarray | None = None) -> float:
+    """Stall cycles per measured group (``measured`` None: all groups) of an address stream."""
+    res = sram_conflicts(addresses, accel.sram, measured=measured)
     return res.stall_cycles / res.groups
 
 
@@ -95,28 +105,37 @@ class _Geometry:
         self.fan_in = layer.fan_in
 
 
-def stream_groups(outer: int, inner: int) -> np.ndarray:
-    """Positions (in stream order) of the groups mapped for a stream of ``outer * inner`` groups: all
-    of them up to `MAX_GROUPS`, else `RUN`-long runs from golden-ratio points (see the module doc)."""
+def stream_groups(outer: int, inner: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in stream order) of the groups mapped for a stream of ``outer * inner`` groups, and
+    which of them count: all of them up to `MAX_GROUPS`, else `RUN`-long runs from golden-ratio
+    points, each after its `WARM` uncounted warm-up groups (see the module doc)."""
     total = outer * inner
     if total <= MAX_GROUPS:
-        return np.arange(total, dtype=np.int64)
+        return np.arange(total, dtype=np.int64), np.ones(total, dtype=np.bool_)
     runs = MAX_GROUPS // RUN
-    starts = np.floor(((0.5 + _INV_PHI * np.arange(runs)) % 1.0) * (total - RUN + 1)).astype(np.int64)
-    return (np.sort(starts)[:, None] + np.arange(RUN, dtype=np.int64)[None, :]).ravel()
+    starts = np.sort(np.floor(((0.5 + _INV_PHI * np.arange(runs)) % 1.0) * (total - RUN + 1)).astype(np.int64))
+    pos = (starts[:, None] + np.arange(-WARM, RUN, dtype=np.int64)[None, :]).ravel()
+    measured = np.tile(np.arange(-WARM, RUN) >= 0, runs)
+    keep = pos >= 0  # a run at the stream's start has no groups before it
+    return pos[keep], measured[keep]
 
 
 def operand_addresses(layer: Layer, accel: Accelerator, r: int, pattern: str) -> np.ndarray:
     """The ``[groups, r]`` byte addresses (-1: empty slot) the layer's stream reads, as mapped (the whole
-    stream or its sample, `stream_groups`)."""
+    stream or its sample with its warm-up groups, `stream_groups`)."""
+    return operand_stream(layer, accel, r, pattern)[0]
+
+
+def operand_stream(layer: Layer, accel: Accelerator, r: int, pattern: str) -> tuple[np.ndarray, np.ndarray]:
+    """`operand_addresses` and, per mapped group, whether it counts (False: a warm-up group)."""
     g = _Geometry(layer, accel)
     fan_in_pattern = pattern == "fan-in"
     if fan_in_pattern:
-        pos = stream_groups(-(-g.fan_in // r), g.vectors)  # row folds outer, pixels inner
+        pos, measured = stream_groups(-(-g.fan_in // r), g.vectors)  # row folds outer, pixels inner
     else:
-        pos = stream_groups(-(-g.vectors // r), g.fan_in)  # blocks of r pixels outer, fan-in inner
+        pos, measured = stream_groups(-(-g.vectors // r), g.fan_in)  # blocks of r pixels outer, fan-in inner
     return _addresses(pos, r, fan_in_pattern, layer.kind == "fc", g.c, g.h, g.w, g.kh, g.kw, g.stride, g.pad[0],
-                      g.pad[1], g.wo, g.vectors, g.fan_in, accel.activation_bits)
+                      g.pad[1], g.wo, g.vectors, g.fan_in, accel.activation_bits), measured
 
 
 @numba.njit(cache=True)
