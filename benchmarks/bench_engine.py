@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import simpy
 
 import accelsim.sim.engine as engine
-import accelsim.sim.mapping as mapping
+import accelsim.sim.conflicts as conflicts
 from accelsim.compress.profile import stream_profile
 from accelsim.config import load_hwconfig
 from accelsim.pipeline.compression import CompressionRequest, compress_stage
@@ -41,11 +41,11 @@ def _timed(fn, bucket):
 
 @contextmanager
 def instrumented():
-    originals = [(simpy.Environment, "run"), (engine, "dram_sequential"), (mapping, "sram_conflicts")]
+    originals = [(simpy.Environment, "run"), (engine, "dram_sequential"), (conflicts, "sram_conflicts")]
     saved = [getattr(obj, name) for obj, name in originals]
     simpy.Environment.run = _timed(saved[0], "simpy")
     engine.dram_sequential = _timed(saved[1], "numba")
-    mapping.sram_conflicts = _timed(saved[2], "numba")
+    conflicts.sram_conflicts = _timed(saved[2], "numba")
     try:
         yield
     finally:

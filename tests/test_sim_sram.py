@@ -66,14 +66,22 @@ def test_stride_two_words_uses_half_the_banks():
 def test_hand_written_ragged_pattern():
     pattern = np.array([
         [0, 8, 16, 24],     # banks 0,1,2,3: 1 cycle
-        [0, 64, 128, -1],   # bank 0 three times: 3 cycles
+        [0, 64, 128, -1],   # bank 0 three times: 3 cycles (2 with word registers: slot 0 holds word 0)
         [-1, -1, -1, -1],   # nothing: its issue cycle
         [4, 0, 3, 72],      # word 0 three times (broadcast: one access) + word 9 in bank 1: 1 cycle
     ])
-    r = sram_conflicts(pattern, G8)
-    assert (r.groups, r.requests, r.accesses, r.cycles, r.stall_cycles) == (4, 11, 9, 6, 2)
-    no_bc = sram_conflicts(pattern, G8, broadcast=False)
+    # Without word registers every group is on its own.
+    r = sram_conflicts(pattern, G8, word_registers=False)
+    assert (r.groups, r.requests, r.accesses, r.cycles, r.stall_cycles, r.register_hits) == (4, 11, 9, 6, 2, 0)
+    no_bc = sram_conflicts(pattern, G8, broadcast=False, word_registers=False)
     assert (no_bc.accesses, no_bc.cycles) == (11, 8)  # last group: 3 accesses to bank 0
+    # With them (the default) slot 0 keeps word 0 from group 0 through the empty group to group 3: its
+    # requests in groups 1 and 3 are register hits. Group 1 reads words 8 and 16 (bank 0 twice, 2
+    # cycles); group 3 reads word 0 once for slots 1 and 2 (broadcast) and word 9.
+    r = sram_conflicts(pattern, G8)
+    assert (r.groups, r.requests, r.accesses, r.cycles, r.stall_cycles, r.register_hits) == (4, 11, 8, 5, 1, 2)
+    no_bc = sram_conflicts(pattern, G8, broadcast=False)
+    assert (no_bc.accesses, no_bc.cycles, no_bc.register_hits) == (9, 6, 2)  # group 3: word 0 twice in bank 0
 
 
 def test_bank_width_groups_bytes_into_words():
@@ -119,9 +127,34 @@ def test_kernel_equals_numpy_reference(banks, ports, width, rows):
     geo = SramGeometry(banks, width, ports)
     got = sram_conflicts(pattern, geo)
     cycles = 0
+    register = np.full(p, -1)  # each slot's last word
     for row in pattern:
-        words = np.unique(row[row >= 0] // width)
+        word = np.where(row >= 0, row // width, -1)
+        fetch = (word >= 0) & (word != register)  # what the slot registers cannot serve
+        register = np.where(word >= 0, word, register)
+        words = np.unique(word[fetch])
         worst = np.bincount(words % banks, minlength=banks).max() if words.size else 0
         cycles += max(1, -(-worst // ports))
     assert got.cycles == cycles
     assert got.stall_cycles >= 0 and got.bank_accesses.sum() == got.accesses <= got.requests
+    assert got.register_hits <= got.requests - got.accesses
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 3), st.sampled_from([1, 2, 4, 8]), st.integers(1, 4), st.booleans(),
+       st.lists(st.lists(st.integers(-3, 120), min_size=1, max_size=9), min_size=1, max_size=30))
+def test_word_registers_never_add_accesses_and_faster_banks_never_add_stalls(banks, ports, width, k, broadcast,
+                                                                            rows):
+    p = max(len(r) for r in rows)
+    pattern = np.full((len(rows), p), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        pattern[i, : len(r)] = r
+    results = [sram_conflicts(pattern, SramGeometry(banks, width, ports, kk), broadcast) for kk in (k + 1, k)]
+    for r in results:
+        assert r.register_hits + r.accesses <= r.requests and r.bank_accesses.sum() == r.accesses
+    # which requests the registers serve depends on the stream only, not on the banks' speed
+    assert results[0].accesses == results[1].accesses and results[0].register_hits == results[1].register_hits
+    assert results[1].stall_cycles <= results[0].stall_cycles  # k fell: stalls never rise
+    # registers only remove accesses
+    plain = sram_conflicts(pattern, SramGeometry(banks, width, ports, k), broadcast, word_registers=False)
+    assert results[1].accesses <= plain.accesses and plain.register_hits == 0

@@ -67,7 +67,8 @@ class LayerRow(Record):
         "cycles", "cycles the MAC array is not computing: waits for data, decoder-bound and bank-conflict cycles")
     mac_cycles: float = figure("cycles", "cycles the MAC array computes")
     decoder_cycles: float = figure("cycles", "cycles the codebook decoders need for the layer's lookups")
-    conflict_cycles: float = figure("cycles", "cycles lost to SRAM bank conflicts on input operands")
+    conflict_cycles: float = figure("cycles", "cycles lost to SRAM bank conflicts on input operands, waits for a "
+                                                "bank still busy with a multi-cycle access included")
     dram_cycles: float = figure("cycles", "cycles the DRAM bus is busy with the layer's transfers")
     latency_us: float = figure("µs", "cycles at the configured clock", show=Show("latency us", ">11,.1f"))
     stall_share: float = figure("1", "stall_cycles / cycles (0 for a layer of no cycles)",
@@ -189,6 +190,18 @@ class FrameFigures(Record):
                                        "frame's latency (paid while idle too)")
     area_mm2: float = figure("mm²", "on-chip SRAM, codebook decoders and MAC array, from the config's tables "
                              "(no interconnect or control)")
+    sram_access_time_ns: float | None = figure(
+        "ns", "access time of the slowest SRAM bank (address in to data out) from the SRAM table at the bank's "
+        "size, width, ports and node (None: the table has no timing, e.g. horowitz-45nm; banks taken as single-cycle)")
+    sram_cycle_time_ns: float | None = figure(
+        "ns", "cycle time of that bank (shortest interval between two accesses) from the same table (None likewise)")
+    sram_max_clock_mhz: float | None = figure(
+        "MHz", "highest clock at which every SRAM access fits one cycle: 1000 / the longer of the two times (None "
+        "likewise)")
+    sram_access_cycles: int = figure(
+        "cycles", "clock cycles one access holds its bank port at the configured clock: ceil(longer time x clock), "
+        "at least 1; above 1 each bank port serves 1/k of a request per cycle and the bank-conflict stalls "
+        "(conflict_cycles) include the wait")
     cold_frame_energy_uj: float = figure("µJ", "energy of the first frame, which also loads the resident weights")
     cold_frame_latency_ms: float = figure("ms", "latency of the first frame")
     cold_frame_dram_bytes: float = figure("B", "DRAM bytes of the first frame")

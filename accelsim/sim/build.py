@@ -4,15 +4,22 @@ The SRAM ``unified`` policy is modelled as a fixed partition chosen here: one ei
 input-activation tiles, one eighth for output tiles (each double-buffered by the engine), and the
 remaining three quarters for weights, resident or streamed.
 
+SRAM timing: each access holds its bank for ``ceil(t / clock period)`` cycles, t the longer of the bank's
+access and cycle time in the SRAM table (`accelerator.sram_access_cycles`, which says why this is
+modelled rather than refused); a table without timing (Horowitz) leaves the banks single-cycle and the
+reported times missing.
+
 DRAM refresh energy is charged as a power: one refresh command's energy per channel every tREFI,
 added to the background power (both are paid whether or not data moves).
 """
 
 from __future__ import annotations
 
+import math
+
 from accelsim.config import HardwareConfig
 from accelsim.errors import ConfigError
-from accelsim.sim.accelerator import Accelerator, Energies
+from accelsim.sim.accelerator import Accelerator, Energies, bank_time_ns, sram_access_cycles
 from accelsim.sim.dram import DramEnergy, DramTiming
 from accelsim.sim.sram import SramGeometry
 from accelsim.tech.model import TechModel
@@ -43,15 +50,19 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
         other_leakage_mw=tech.decoder_leakage.to("mW") + tech.mac_leakage.to("mW"),
         sources={name: entry.key for name, entry in tech.figures().items()},
     )
+    access_ns = tech.sram_access_time.to("ns") if tech.sram_access_time else math.nan
+    cycle_ns = tech.sram_cycle_time.to("ns") if tech.sram_cycle_time else math.nan
     accel = Accelerator(
         clock_hz=cfg.clock, rows=m.rows, cols=m.cols, dataflow=m.dataflow, overlap_stationary=m.overlap_stationary,
         weight_bits=m.weight_bits, activation_bits=m.activation_bits, accumulator_bits=m.accumulator_bits,
-        sram=SramGeometry(banks=s.banks, bank_width_bytes=s.bank_width_bytes, ports=s.ports_per_bank),
+        sram=SramGeometry(banks=s.banks, bank_width_bytes=s.bank_width_bytes, ports=s.ports_per_bank,
+                          access_cycles=sram_access_cycles(bank_time_ns(access_ns, cycle_ns), cfg.clock)),
         sram_weight_bytes=weights, sram_input_bytes=inputs, sram_output_bytes=outputs,
         decoders=d.count, decoder_lookups_per_cycle=d.lookups_per_cycle,
         skip_pruned_weights=cfg.sparsity.skip_pruned_weights, skip_zero_activations=cfg.sparsity.skip_zero_activations,
         dram_timing=timing, dram_energy=energy, energies=energies, proposals_batch=cfg.proposals_batch,
-        area_mm2=tech.area_mm2, mapper_objective=cfg.mapper.objective,
+        area_mm2=tech.area_mm2, mapper_objective=cfg.mapper.objective, sram_access_time_ns=access_ns,
+        sram_cycle_time_ns=cycle_ns,
     )
     entries = [{"figure": name, **entry.as_dict()} for name, entry in tech.figures().items()]
     return accel, entries

@@ -274,6 +274,10 @@ def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, streams, accel: Accele
         # background + refresh power over the frame (mW x ns = pJ), part of energy_dram_pj
         dram_background_pj=accel.dram_energy.background_mw * latency_ns,
         area_mm2=accel.area_mm2,
+        sram_access_time_ns=_known(accel.sram_access_time_ns),
+        sram_cycle_time_ns=_known(accel.sram_cycle_time_ns),
+        sram_max_clock_mhz=_known(accel.sram_max_clock_hz / 1e6),
+        sram_access_cycles=accel.sram.access_cycles,
         cold_frame_energy_uj=(energy_pj + cold_pj) / 1e6,
         cold_frame_latency_ms=(latency_ns + cold_ns) / 1e6,
         cold_frame_dram_bytes=dram_bytes + cold_bytes,
@@ -281,3 +285,8 @@ def _figures(rows: tuple[LayerRow, ...], plan: FramePlan, streams, accel: Accele
         cold_frame_extra_latency_ms=cold_ns / 1e6,
         cold_frame_extra_dram_read_bytes=cold_bytes,
     )
+
+
+def _known(value: float) -> float | None:
+    """None for a figure the tables do not give (NaN inside the engine)."""
+    return None if math.isnan(value) else float(value)

@@ -11,8 +11,39 @@ Conventions:
 * Each bank serves ``ports`` accesses per cycle. A group takes
   ``max(1, max over banks of ceil(accesses_in_bank / ports))`` cycles; a group without requests
   still takes its one issue cycle. ``stall_cycles = cycles - groups``.
+* **Multi-cycle banks.** An access occupies its bank port for ``access_cycles`` (k) clock cycles:
+  ``ceil(t / clock period)`` where t is the bank's access time (or random cycle time, if longer) at
+  the bank's geometry (`accelsim.sim.build`). Groups issue in order; each access starts on its bank's
+  earliest free port, no earlier than its group's issue cycle, and keeps that port busy k cycles;
+  the next group issues the cycle after the current group's last access has started. With k = 1 no
+  port is busy beyond its cycle, so this is exactly the rule above. With k > 1 a bank-port serves
+  1/k of a request per cycle: a stream that spreads over enough banks (a bank revisited no sooner
+  than k cycles later) runs at one group per cycle, and a stream that keeps returning to a bank
+  pays the wait; in steady state a bank hit by ``a`` accesses per group costs
+  ``ceil(a / ports) * k`` cycles per group (``k * ceil(a / ports) - k + 1`` for a lone group),
+  so stalls appear exactly when the banks cannot keep up with the datapath. The access latency
+  itself (data back k cycles after the start) is a fixed pipeline delay, hidden by the operand
+  prefetch and not counted.
 * With ``broadcast`` (default) requests in one group for the same word are served by one access
   and fanned out (the usual operand broadcast); without it each request is its own access.
+* **Word registers.** With ``word_registers`` (default) each request slot (column ``j`` of the
+  pattern: one MAC-array row's operand port) has a register one bank word wide that holds the last
+  word delivered to that slot. A request for the word the same slot received in its previous
+  request (empty slots in between do not count: the register keeps its word) is served from the
+  register: it is not a bank access, occupies no port and does not count in ``accesses``. This is
+  the operand-staging register of real operand-fetch logic: a bank read returns a whole word (a
+  64-bit word holds eight 8-bit activations) and the row consumes the operands in it over the next
+  cycles instead of re-reading the SRAM for each; without it a unit-stride operand stream would
+  read each word once per activation and, with multi-cycle banks, pay ``k`` cycles for each. The
+  register is per slot: a word in slot ``j``'s register does not serve slot ``i`` (that is what
+  ``broadcast`` does, within a group). A request served by broadcast still loads its slot's
+  register. Only the immediately previous word is kept (one register, no cache): a slot that
+  alternates between two words reads both every time. The register check comes first, so a group
+  merges by broadcast only the requests the registers cannot serve.
+* **Warm-up groups.** ``measured`` (default: all) marks the groups whose figures count. The others
+  run like any group (they load word registers and occupy ports) but add nothing to the result: a
+  sample of a longer stream puts the groups just before each sampled run there, so the run starts
+  with the registers and ports the whole stream would leave it, not cold.
 * Energy is the engine's business: it multiplies ``accesses`` (per bank if bank sizes differ) by
   the per-access energy of the bank geometry.
 """
@@ -31,10 +62,11 @@ from accelsim.sim._intmath import fdiv, fmod, pow2_shift
 class SramGeometry:
     banks: int
     bank_width_bytes: int  # one access reads or writes one word of this many bytes
-    ports: int  # accesses each bank serves per cycle
+    ports: int  # accesses each bank serves per cycle (each port one access at a time)
+    access_cycles: int = 1  # clock cycles one access occupies its bank port (see the module doc)
 
     def __post_init__(self) -> None:
-        for name in ("banks", "bank_width_bytes", "ports"):
+        for name in ("banks", "bank_width_bytes", "ports", "access_cycles"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"SramGeometry.{name} must be > 0, got {getattr(self, name)}")
 
@@ -43,21 +75,24 @@ class SramGeometry:
 class SramConflictResult:
     groups: int
     requests: int  # non-empty slots
-    accesses: int  # bank accesses after broadcast merging
+    accesses: int  # bank accesses after word-register hits and broadcast merging
     cycles: int
     stall_cycles: int  # cycles lost to bank conflicts: cycles - groups
     bank_accesses: np.ndarray  # [banks] accesses per bank
+    register_hits: int = 0  # requests served from their slot's word register (no bank access)
 
 
 @numba.njit(cache=True)
-def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadcast):
-    """Returns (cycles, requests, accesses, bank_accesses[banks]) for a [groups, P] pattern."""
+def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadcast, access_cycles, word_registers,
+                         measured):
+    """Returns (groups, cycles, requests, accesses, bank_accesses[banks], register_hits) of the ``measured``
+    groups of a [groups, P] pattern."""
     width_shift = pow2_shift(bank_width_bytes)
     bank_shift = pow2_shift(banks)
     n_groups, width = addresses_bytes.shape
-    count = np.zeros(banks, dtype=np.int64)
     bank_accesses = np.zeros(banks, dtype=np.int64)
-    words = np.empty(width, dtype=np.int64)
+    # Per bank port, the first cycle it is free again; all free at cycle 0.
+    port_free = np.zeros(banks * ports, dtype=np.int64)
     # Broadcast merging needs "seen this word in this group?": an open-addressing hash set whose
     # slots are stamped with the group number, so it is never cleared (O(1) per request, no sort).
     slots = 1
@@ -65,17 +100,30 @@ def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadc
         slots *= 2
     slot_word = np.zeros(slots, dtype=np.int64)
     slot_group = np.full(slots, -1, dtype=np.int64)
-    cycles = 0
+    # Per request slot, the word in its register (-1: none yet).
+    last_word = np.full(width, -1, dtype=np.int64)
+    now = 0  # the cycle the current group issues
     requests = 0
     accesses = 0
+    register_hits = 0
+    counted_groups = 0
+    counted_cycles = 0
     for g in range(n_groups):
-        m = 0
+        m = measured[g]
+        last = now  # the cycle the group's last access starts (its issue cycle if it has none)
         for j in range(width):
             a = np.int64(addresses_bytes[g, j])
             if a < 0:
                 continue
-            requests += 1
+            if m:
+                requests += 1
             wd = fdiv(a, bank_width_bytes, width_shift)
+            if word_registers:
+                if last_word[j] == wd:
+                    if m:
+                        register_hits += 1
+                    continue  # the slot's register holds this word: no bank access
+                last_word[j] = wd  # the access (or broadcast) below delivers it to the slot
             if broadcast:
                 h = (wd * 0x9E3779B1) & (slots - 1)
                 while slot_group[h] == g and slot_word[h] != wd:
@@ -84,26 +132,30 @@ def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadc
                     continue  # same word already requested in this group: served by that access
                 slot_group[h] = g
                 slot_word[h] = wd
-            words[m] = wd
-            m += 1
-        worst = 0
-        for j in range(m):
-            b = fmod(words[j], banks, bank_shift)
-            count[b] += 1
-            if count[b] > worst:
-                worst = count[b]
-        for j in range(m):  # reset only the banks touched: O(P) per group, not O(banks)
-            b = fmod(words[j], banks, bank_shift)
-            bank_accesses[b] += count[b]
-            count[b] = 0
-        accesses += m
-        group_cycles = (worst + ports - 1) // ports
-        cycles += group_cycles if group_cycles > 1 else 1
-    return cycles, requests, accesses, bank_accesses
+            b = fmod(wd, banks, bank_shift)
+            if m:
+                bank_accesses[b] += 1
+                accesses += 1
+            best = b * ports  # the bank's earliest free port
+            for q in range(b * ports + 1, b * ports + ports):
+                if port_free[q] < port_free[best]:
+                    best = q
+            start = port_free[best] if port_free[best] > now else now
+            port_free[best] = start + access_cycles
+            if start > last:
+                last = start
+        if m:
+            counted_groups += 1
+            counted_cycles += last + 1 - now
+        now = last + 1
+    return counted_groups, counted_cycles, requests, accesses, bank_accesses, register_hits
 
 
-def sram_conflicts(addresses_bytes: np.ndarray, geometry: SramGeometry, broadcast: bool = True) -> SramConflictResult:
-    """Cycles and bank conflicts of an access pattern ``[groups, P]`` (negative = empty slot)."""
+def sram_conflicts(addresses_bytes: np.ndarray, geometry: SramGeometry, broadcast: bool = True,
+                   word_registers: bool = True, measured: np.ndarray | None = None) -> SramConflictResult:
+    """Cycles and bank conflicts of an access pattern ``[groups, P]`` (negative = empty slot), with
+    within-group ``broadcast`` and per-slot ``word_registers``, over the ``measured`` groups (default
+    all; the rest are warm-up, module docstring)."""
     addr = np.asarray(addresses_bytes)
     if addr.ndim == 1:
         addr = addr[None, :]
@@ -112,8 +164,15 @@ def sram_conflicts(addresses_bytes: np.ndarray, geometry: SramGeometry, broadcas
     if not np.issubdtype(addr.dtype, np.integer):
         raise ValueError("addresses_bytes must be integers")
     addr = np.ascontiguousarray(addr, dtype=np.int64)
-    cycles, requests, accesses, bank_accesses = sram_conflict_kernel(
-        addr, geometry.bank_width_bytes, geometry.banks, geometry.ports, broadcast)
-    groups = addr.shape[0]
+    if measured is None:
+        measured = np.ones(addr.shape[0], dtype=np.bool_)
+    measured = np.ascontiguousarray(measured, dtype=np.bool_)
+    if measured.shape != (addr.shape[0],):
+        raise ValueError("measured must be one flag per group")
+    groups, cycles, requests, accesses, bank_accesses, register_hits = sram_conflict_kernel(
+        addr, geometry.bank_width_bytes, geometry.banks, geometry.ports, broadcast, geometry.access_cycles,
+        word_registers, measured)
+    groups = int(groups)
     return SramConflictResult(groups=groups, requests=int(requests), accesses=int(accesses), cycles=int(cycles),
-                              stall_cycles=int(cycles) - groups, bank_accesses=bank_accesses)
+                              stall_cycles=int(cycles) - groups, bank_accesses=bank_accesses,
+                              register_hits=int(register_hits))

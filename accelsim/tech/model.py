@@ -10,6 +10,10 @@ figure                                 unit        meaning
 ``sram_read`` / ``sram_write``          pJ          one access of one bank (``bank_width_bits``)
 ``sram_leakage``                        mW          all banks together
 ``sram_area``                           mm2         all banks together
+``sram_access_time``                    ns          one bank: address in to data out (CACTI);
+                                                    None where the table has no timing (Horowitz)
+``sram_cycle_time``                     ns          one bank: shortest interval between accesses
+                                                    (CACTI random cycle time); None likewise
 ``decoder_lookup``                      pJ          one codebook lookup (one entry read)
 ``decoder_leakage`` / ``decoder_area``  mW / mm2    all decoders together
 ``mac``                                 pJ          one multiply-accumulate
@@ -108,6 +112,11 @@ class TechModel:
         self.sram_write = self._fig(self._with_fallback("sram", "write", **bank), "pJ")
         self.sram_leakage = self._fig(self._with_fallback("sram", "leakage", **bank), "mW", s.banks, f"{s.banks} banks")
         self.sram_area = self._fig(self._with_fallback("sram", "area", **bank), "mm2", s.banks, f"{s.banks} banks")
+        # Timing of one bank, from the selected table only: a table without it (Horowitz's energy
+        # figures) leaves it None and the engine assumes single-cycle banks; no other table's timing
+        # is borrowed for a bank whose energy it did not price.
+        self.sram_access_time = self._timing("access_time", bank)
+        self.sram_cycle_time = self._timing("cycle_time", bank)
 
         table = dict(tech_node_nm=node, entries=d.entries, value_bits=d.value_bits)
         self.decoder_lookup = self._fig(self.lookup("decoder", "read", **table), "pJ")
@@ -135,6 +144,11 @@ class TechModel:
         if why:
             out = out.scaled(factor, why)
         return self._record(out)
+
+    def _timing(self, action: str, bank: dict[str, Param]) -> Entry | None:
+        if not self.table(self.selected["sram"]).has("sram", action):
+            return None
+        return self._fig(self.lookup("sram", action, **bank), "ns")
 
     def _mac_energy(self, ctx: dict[str, Any]) -> Entry:
         tab = self.table(self.selected["mac"])
@@ -164,11 +178,11 @@ class TechModel:
     # --- summaries -----------------------------------------------------------------------------
 
     def figures(self) -> dict[str, Entry]:
-        """The per-config figures by name (see the module table)."""
-        names = ["sram_read", "sram_write", "sram_leakage", "sram_area", "decoder_lookup", "decoder_leakage",
-                 "decoder_area", "mac", "mac_leakage", "mac_area", "dram_read", "dram_write", "dram_activate",
-                 "dram_refresh", "dram_background"]
-        return {n: getattr(self, n) for n in names}
+        """The per-config figures by name (see the module table); the SRAM timing only where the table has it."""
+        names = ["sram_read", "sram_write", "sram_leakage", "sram_area", "sram_access_time", "sram_cycle_time",
+                 "decoder_lookup", "decoder_leakage", "decoder_area", "mac", "mac_leakage", "mac_area", "dram_read",
+                 "dram_write", "dram_activate", "dram_refresh", "dram_background"]
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
     @property
     def area_mm2(self) -> float:

@@ -34,6 +34,7 @@ class Layer:
     groups: int = 1
     relu: bool = False
     profile: StreamProfile | None = None  # compressed layers only
+    padding: tuple[int, int] = (0, 0)  # zero rows/columns added on each side of a conv input (y, x)
 
     # -- sizes -----------------------------------------------------------------------------------
     @property
@@ -96,7 +97,7 @@ def build_workload(model: nn.Module, input_shape: tuple[int, ...], compressed: C
         storage = compressed.layers.get(name) if compressed is not None else None
         if isinstance(module, nn.Conv2d):
             layers.append(Layer(name, "conv", in_shape, out_shape, tuple(module.kernel_size), module.stride[0],
-                                module.groups, profile=_profile(name, module, storage)))
+                                module.groups, profile=_profile(name, module, storage), padding=_padding(module)))
         elif isinstance(module, nn.Linear):
             layers.append(Layer(name, "fc", in_shape, out_shape, profile=_profile(name, module, storage)))
         elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
@@ -114,6 +115,16 @@ def build_workload(model: nn.Module, input_shape: tuple[int, ...], compressed: C
         if missing:
             raise ModelError(f"compressed layers {sorted(missing)} are not conv or fc layers of the model")
     return layers
+
+
+def _padding(module: nn.Conv2d) -> tuple[int, int]:
+    """Zeros added before the first row and column: as given, or what 'same' adds (half the kernel's
+    reach, the odd one after) and 'valid' (none)."""
+    if module.padding == "valid":
+        return (0, 0)
+    if module.padding == "same":
+        return tuple(d * (k - 1) // 2 for d, k in zip(module.dilation, module.kernel_size))
+    return tuple(int(p) for p in module.padding)
 
 
 def _profile(name: str, module: nn.Conv2d | nn.Linear, storage: LayerStorage | None) -> StreamProfile | None:

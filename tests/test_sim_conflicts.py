@@ -1,0 +1,252 @@
+"""Bank conflicts of a layer's operand stream (accelsim.sim.conflicts): hand-computed streams, padding,
+the average over the streamed pixels against pixel (0,0), properties, and the figures of issue 13."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.config import parse_hwconfig
+from accelsim.resources import hwconfigs_dir
+from accelsim.sim import conflicts
+from accelsim.sim.build import accelerator_from_config
+from accelsim.sim.conflicts import conflict_ratio, operand_addresses, ratio_of
+from accelsim.sim.sram import SramGeometry, sram_conflicts
+from accelsim.workload import Layer
+from engine_helpers import accel
+
+# A 1-channel 3x3 conv with padding 1 on a 3x3 input of 8-bit activations: element (y, x) at byte 3y + x.
+CONV = Layer("c", "conv", (1, 3, 3), (1, 3, 3), (3, 3), 1, 1, padding=(1, 1))
+
+
+def byte_banks(banks: int, ports: int = 1, access_cycles: int = 1, rows: int = 9, **changes):
+    """An array of ``rows`` rows on ``banks`` one-byte-wide banks, 8-bit activations."""
+    return accel(rows=rows, activation_bits=8, sram=SramGeometry(banks, 1, ports, access_cycles), **changes)
+
+
+def test_fan_in_stream_treats_padding_as_empty_slots():
+    # One fold of 9 fan-in elements per pixel; pixels in row-major order. A kernel position outside the
+    # map is a zero from the datapath: -1, not a clamped address.
+    addr = operand_addresses(CONV, byte_banks(8), 9, "fan-in")
+    e = -1
+    assert addr.tolist() == [
+        [e, e, e, e, 0, 1, e, 3, 4],  # pixel (0,0): the 2x2 corner of the input
+        [e, e, e, 0, 1, 2, 3, 4, 5],
+        [e, e, e, 1, 2, e, 4, 5, e],
+        [e, 0, 1, e, 3, 4, e, 6, 7],
+        [0, 1, 2, 3, 4, 5, 6, 7, 8],  # pixel (1,1): the whole input
+        [1, 2, e, 4, 5, e, 7, 8, e],
+        [e, 3, 4, e, 6, 7, e, e, e],
+        [3, 4, 5, 6, 7, 8, e, e, e],
+        [4, 5, e, 7, 8, e, e, e, e],
+    ]
+
+
+def test_pixel_zero_and_the_average_differ():
+    # 8 banks: byte 8 shares bank 0 with byte 0, so only the pixel whose window holds both, (1,1), takes
+    # 2 cycles: 10 cycles for 9 pixels, 1/9 stall per cycle, where pixel (0,0) alone says 0.
+    acc = byte_banks(8)
+    addr = operand_addresses(CONV, acc, 9, "fan-in")
+    assert ratio_of(addr[:1], acc) == 0.0
+    assert conflict_ratio(CONV, acc) == pytest.approx(1 / 9)
+    # 4 banks (bytes 0, 4, 8 in bank 0): every window has a bank twice, the full one bank 0 three
+    # times: 8 x 2 + 3 = 19 cycles for 9 pixels. Clamping pixel (0,0)'s window instead of padding it
+    # would read the full 3x3 input (3 cycles).
+    four = byte_banks(4)
+    assert ratio_of(operand_addresses(CONV, four, 9, "fan-in")[:1], four) == 1.0
+    assert conflict_ratio(CONV, four) == pytest.approx(10 / 9)
+
+
+def test_pixels_stream_reads_one_element_of_neighbouring_pixels():
+    # r = 3 neighbouring pixels (one output row) per cycle, the 9 fan-in elements in turn, then the next row.
+    addr = operand_addresses(CONV, byte_banks(8, rows=3), 3, "pixels")
+    assert addr.shape == (27, 3)
+    assert addr[0].tolist() == [-1, -1, -1]  # row 0, (ky, kx) = (0, 0): above the input
+    assert addr[4].tolist() == [0, 1, 2]  # row 0, the centre
+    assert addr[9 + 3].tolist() == [-1, 3, 4]  # row 1, (1, 0): the left column is padding
+    assert addr[18 + 5].tolist() == [7, 8, -1]  # row 2, (1, 2)
+    assert addr[18 + 8].tolist() == [-1, -1, -1]  # row 2, (2, 2): below the input
+    # consecutive bytes on 3 banks never conflict
+    assert conflict_ratio(CONV, byte_banks(3, rows=3), pattern="pixels") == 0.0
+
+
+def test_fc_vectors_follow_each_other():
+    fc = Layer("f", "fc", (4,), (3,))
+    acc = byte_banks(8, rows=2, proposals_batch=2)
+    # fold 0 for vector 0 then vector 1 (4 bytes further), then fold 1
+    assert operand_addresses(fc, acc, 2, "fan-in").tolist() == [[0, 1], [4, 5], [2, 3], [6, 7]]
+    assert operand_addresses(fc, acc, 2, "pixels").tolist() == [[0, 4], [1, 5], [2, 6], [3, 7]]
+    # 4 banks: bytes 0 and 4 share a bank, so the pixels pattern conflicts every cycle, fan-in never
+    four = byte_banks(4, rows=2, proposals_batch=2)
+    assert conflict_ratio(fc, four, pattern="pixels") == 1.0
+    assert conflict_ratio(fc, four, pattern="fan-in") == 0.0
+
+
+def test_multi_cycle_banks_in_the_stream():
+    # Pixels pattern, one request per cycle (rows=1) walking the fc input byte by byte: with k = 2 and
+    # 2 banks, consecutive bytes alternate banks and each bank is free again when it is next needed;
+    # with 1 bank every access waits for the previous one: 2 cycles per access.
+    fc = Layer("f", "fc", (8,), (1,))
+    assert conflict_ratio(fc, byte_banks(2, access_cycles=2, rows=1, proposals_batch=1)) == 0.0
+    one = byte_banks(1, access_cycles=2, rows=1, proposals_batch=1)
+    r = sram_conflicts(operand_addresses(fc, one, 1, "fan-in"), one.sram)
+    assert (r.groups, r.cycles) == (8, 15)  # starts at 0, 2, ..., 14
+    assert conflict_ratio(fc, one) == pytest.approx(7 / 8)
+
+
+def test_word_registers_in_the_stream():
+    # fc layer of 16 8-bit inputs, one vector, one row: the row reads bytes 0..15 in turn, two 8-byte
+    # words. With its word register it reads each word once (2 accesses, not 16), so one bank of
+    # two-cycle accesses keeps up: the second access starts at cycle 8, long after the first is done.
+    fc = Layer("f", "fc", (16,), (1,))
+    one = accel(rows=1, activation_bits=8, proposals_batch=1, sram=SramGeometry(1, 8, 1, 2))
+    addr = operand_addresses(fc, one, 1, "fan-in")
+    assert addr.ravel().tolist() == list(range(16))
+    r = sram_conflicts(addr, one.sram)
+    assert (r.requests, r.accesses, r.register_hits, r.cycles, r.stall_cycles) == (16, 2, 14, 16, 0)
+    assert conflict_ratio(fc, one) == 0.0
+    # without it every byte is an access of the one bank: starts 0, 2, ..., 30
+    r = sram_conflicts(addr, one.sram, word_registers=False)
+    assert (r.accesses, r.cycles, r.stall_cycles) == (16, 31, 15)
+    # the pixels pattern walks the same bytes in the same order on one row: the same two accesses
+    assert operand_addresses(fc, one, 1, "pixels").ravel().tolist() == list(range(16))
+    assert conflict_ratio(fc, one, pattern="pixels") == 0.0
+    # 16-bit activations: a word serves 4 requests, still more than k = 2 cycles apart
+    wide = accel(rows=1, activation_bits=16, proposals_batch=1, sram=SramGeometry(1, 8, 1, 2))
+    assert conflict_ratio(fc, wide) == 0.0
+    # a word serving 2 requests (32-bit activations) against k = 3: accesses every 2 cycles wait 1 each
+    slow = accel(rows=1, activation_bits=32, proposals_batch=1, sram=SramGeometry(1, 8, 1, 3))
+    r = sram_conflicts(operand_addresses(fc, slow, 1, "fan-in"), slow.sram)
+    # accesses start at 0, 3, ..., 21, each followed by its register hit: 16 groups + 7 waits
+    assert (r.accesses, r.register_hits, r.cycles, r.stall_cycles) == (8, 8, 23, 7)
+
+
+def test_patterns_are_checked_and_cached_by_what_they_depend_on():
+    with pytest.raises(ValueError, match="pattern"):
+        conflict_ratio(CONV, byte_banks(8), pattern="rows")
+    a = conflict_ratio(CONV, byte_banks(4))
+    assert conflict_ratio(CONV, byte_banks(8)) != a  # the SRAM is part of the key
+    assert conflict_ratio(dataclasses.replace(CONV, padding=(0, 0)), byte_banks(4)) != a  # padding too
+    assert conflict_ratio(CONV, byte_banks(4, access_cycles=3)) > a  # and the cycles per access
+    assert conflict_ratio(Layer("p", "pool", (1, 3, 3), (1, 1, 1), (3, 3), 3), byte_banks(4)) == 0.0
+
+
+def test_a_long_stream_is_sampled_deterministically_and_close_to_the_whole():
+    layer = Layer("c", "conv", (64, 27, 27), (64, 27, 27), (5, 5), 1, 1, padding=(2, 2))
+    pos, measured = conflicts.stream_groups(100, 729)
+    runs = conflicts.MAX_GROUPS // conflicts.RUN
+    assert pos.size == runs * (conflicts.RUN + conflicts.WARM) and measured.sum() == conflicts.MAX_GROUPS
+    assert np.all(np.diff(pos[measured]) > 0) and pos[-1] < 100 * 729
+    # each run is preceded by the WARM groups before it, uncounted
+    assert pos[: conflicts.WARM + 1].tolist() == list(range(pos[conflicts.WARM] - conflicts.WARM, pos[conflicts.WARM] + 1))
+    assert not measured[: conflicts.WARM].any() and measured[conflicts.WARM: conflicts.WARM + conflicts.RUN].all()
+    # Two-cycle banks leave stalls to estimate (0.716 per cycle over the whole stream); single-cycle ones
+    # almost none (12 in 54,675 cycles), which the warm-up keeps: a sample whose runs started cold, all
+    # 16 rows missing their registers at once, would say 0.022, a hundred times too many.
+    for k, whole_ratio in ((2, 0.7158), (1, 0.0002)):
+        acc = accel(rows=16, activation_bits=8, sram=SramGeometry(40, 8, 1, k))
+        addr, m = conflicts.operand_stream(layer, acc, 16, "fan-in")
+        sampled = ratio_of(addr, acc, m)
+        assert sampled == conflict_ratio(layer, acc, pattern="fan-in") == ratio_of(addr, acc, m)
+        old = conflicts.MAX_GROUPS
+        try:
+            conflicts.MAX_GROUPS = 10**9
+            whole = ratio_of(operand_addresses(layer, acc, 16, "fan-in"), acc)
+        finally:
+            conflicts.MAX_GROUPS = old
+        assert whole == pytest.approx(whole_ratio, abs=5e-5)
+        assert sampled == pytest.approx(whole, rel=0.02, abs=1e-3)
+    assert sampled == 0.0 and ratio_of(addr[m], acc) == pytest.approx(0.022, abs=5e-4)
+
+
+conv_layers = st.builds(
+    lambda c, h, k, s, p: Layer("c", "conv", (c, h, h), (2, (h + 2 * p - k) // s + 1, (h + 2 * p - k) // s + 1),
+                                (k, k), s, 1, padding=(p, p)),
+    st.integers(1, 6), st.integers(3, 12), st.integers(1, 3), st.integers(1, 2), st.integers(0, 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv_layers, st.integers(1, 12), st.integers(1, 3), st.integers(1, 3), st.sampled_from([1, 2, 4, 8]),
+       st.integers(1, 16), st.sampled_from(["fan-in", "pixels"]))
+def test_ratio_is_non_negative_and_grows_with_cycles_per_access(layer, banks, ports, k, width, rows, pattern):
+    ratios = [conflict_ratio(layer, accel(rows=rows, activation_bits=8, sram=SramGeometry(banks, width, ports, kk)),
+                             pattern=pattern) for kk in (k, k + 1)]
+    assert 0 <= ratios[0] <= ratios[1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 4), st.integers(1, 16), st.integers(1, 12), st.integers(1, 3),
+       st.sampled_from([1, 2, 8]), st.sampled_from([8, 16]))
+def test_unit_stride_is_conflict_free_when_banks_times_ports_cover_the_requests(fan_in, batch, rows, banks, ports,
+                                                                               width, bits):
+    # fc under the fan-in pattern: each cycle reads consecutive activations (unit stride in words when a
+    # word holds at least one activation)
+    width = max(width, bits // 8)
+    if banks * ports < rows:
+        banks = -(-rows // ports)
+    acc = accel(rows=rows, activation_bits=bits, proposals_batch=batch, sram=SramGeometry(banks, width, ports))
+    assert conflict_ratio(Layer("f", "fc", (fan_in,), (4,)), acc, pattern="fan-in") == 0.0
+
+
+# --- issue 13's figures: deepped-alexnet conv2 on 40 banks --------------------------------------
+
+@lru_cache(maxsize=1)
+def _alexnet_conv2() -> Layer:
+    from accelsim.model.registry import get_model
+    from accelsim.workload import build_workload
+
+    entry = get_model("deepped-alexnet")
+    return next(l for l in build_workload(entry.factory(), entry.input_shape) if l.name == "conv2")
+
+
+def _embedded(**sram):
+    data = yaml.safe_load((hwconfigs_dir() / "embedded-45nm.yaml").read_text())
+    data["name"] = "issue-13"
+    data["sram"].update(sram)
+    return accelerator_from_config(parse_hwconfig(data))[0]
+
+
+def _issue_estimate(layer: Layer, acc) -> float:
+    """The estimate before issue 13: 64 cycles at output pixel (0,0), coordinates clamped into the map."""
+    _, h, w = layer.in_shape
+    kh, kw = layer.kernel
+    f = np.arange(64 * acc.rows).reshape(64, acc.rows) % layer.fan_in
+    c, rem = np.divmod(f, kh * kw)
+    ky, kx = np.divmod(rem, kw)
+    addr = ((c * h + np.minimum(ky, h - 1)) * w + np.minimum(kx, w - 1)) * acc.activation_bits // 8
+    return ratio_of(addr, acc)
+
+
+def test_issue_13_conv2_on_40_banks():
+    conv2 = _alexnet_conv2()
+    assert (conv2.in_shape, conv2.kernel, conv2.groups, conv2.padding) == ((96, 27, 27), (5, 5), 2, (2, 2))
+    # 40 banks of 16 KiB (640 KiB) and 32 banks of 16 KiB: single-cycle at 800 MHz, so only conflicts count
+    forty, thirty_two = _embedded(size="640KiB", banks=40), _embedded(banks=32)
+    assert forty.sram.access_cycles == thirty_two.sram.access_cycles == 1
+    # the issue's pixel (0,0) figure: its 64 groups read 64 x 16 different fan-in elements, so no row
+    # ever re-reads its word and the word registers change nothing
+    assert _issue_estimate(conv2, forty) == pytest.approx(0.469, abs=5e-4)
+    averaged = conflict_ratio(conv2, forty)
+    old = conflicts.MAX_GROUPS
+    try:
+        conflicts.MAX_GROUPS = 10**9
+        addr = operand_addresses(conv2, forty, 16, "fan-in")
+    finally:
+        conflicts.MAX_GROUPS = old
+    whole = sram_conflicts(addr, forty.sram)
+    without = sram_conflicts(addr, forty.sram, word_registers=False)
+    # The whole stream (75 row folds x 729 pixels): without word registers 0.313 stalls per cycle
+    # (280,674 accesses for 798,768 requests; the issue's 0.321 averaged over pixels with clamped, not
+    # padded, coordinates). With them a row reads a word once and takes the next pixels' operands
+    # from its register: 102,576 accesses (one request in 7.8), and the 40 banks keep up but for 12
+    # stall cycles in 54,675. The 2,048-group sample sees none.
+    assert (whole.groups, whole.requests, whole.accesses, whole.stall_cycles) == (54675, 798768, 102576, 12)
+    assert (without.accesses, round(without.stall_cycles / without.groups, 3)) == (280674, 0.313)
+    assert averaged == 0.0
+    assert conflict_ratio(conv2, thirty_two) == _issue_estimate(conv2, thirty_two) == 0.0
