@@ -1,17 +1,28 @@
 """Benchmark: one design point of the full AlexNet-shaped detector (8 conv/fc layers plus pooling,
 one frame, 10 proposals) on the embedded default, after JIT warm-up (Numba's cache).
 
-Run: python benchmarks/bench_engine.py [--repeat N]
+Run: python benchmarks/bench_engine.py [--repeat N] [--baseline COMMIT]
 Prints the wall time per design point (target <= 100 ms), its split between SimPy, the Numba kernels
 and the rest, events per layer, and peak memory; then the time to count the layers' stream profiles,
 which the workload pays once when it is built (not per design point).
+
+With ``--baseline COMMIT`` (default c6d4c05, the mapper before issue 13) it also times the same design
+point with that commit's ``accelsim`` package, extracted with ``git archive`` into a temporary folder and
+imported in this process, and prints new / old as a ratio. Both run here, alternately, on the same machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
 import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
+from pathlib import Path
 import tracemalloc
 from contextlib import contextmanager
 
@@ -53,9 +64,41 @@ def instrumented():
             setattr(obj, name, fn)
 
 
+def baseline_point(commit: str):
+    """A function that simulates the benchmark's design point with ``commit``'s accelsim package (its
+    compression is the same as ours, from the same cache)."""
+    root = Path(__file__).resolve().parents[1]
+    # the package and the shipped data it finds beside it
+    tar = subprocess.run(["git", "-C", str(root), "archive", commit, "accelsim", "hwconfigs", "models"],
+                         check=True, capture_output=True).stdout
+    folder = tempfile.mkdtemp(prefix="accelsim-baseline-")
+    tarfile.open(fileobj=io.BytesIO(tar)).extractall(folder, filter="data")
+    ours = {k: m for k, m in sys.modules.items() if k == "accelsim" or k.startswith("accelsim.")}
+    for k in ours:
+        del sys.modules[k]
+    sys.path.insert(0, folder)
+    try:
+        load = importlib.import_module("accelsim.config").load_hwconfig
+        build = importlib.import_module("accelsim.sim.build").accelerator_from_config
+        frame = importlib.import_module("accelsim.sim.frame").simulate_frame
+        stage = importlib.import_module("accelsim.pipeline.compression")
+        workload = importlib.import_module("accelsim.workload").build_workload
+        c = stage.compress_stage(stage.CompressionRequest.of("deepped-alexnet", "deep-compression-alexnet"))
+        layers = workload(c.network, c.entry.input_shape, c.storage)
+        accel, _ = build(load("embedded-45nm"))
+    finally:
+        sys.path.remove(folder)
+        for k in [k for k in sys.modules if k == "accelsim" or k.startswith("accelsim.")]:
+            del sys.modules[k]
+        sys.modules.update(ours)
+    frame(layers, accel, 10)  # JIT warm-up
+    return lambda: frame(layers, accel, 10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--baseline", default="c6d4c05", help="commit whose mapper to time against ('' for none)")
     args = parser.parse_args()
     compressed = compress_stage(CompressionRequest.of("deepped-alexnet", "deep-compression-alexnet"))
     layers = build_workload(compressed.network, compressed.entry.input_shape, compressed.storage)
@@ -93,6 +136,21 @@ def main() -> None:
     profiles = (time.perf_counter() - t) / repeat
     print(f"stream profiles: {profiles * 1e3:.1f} ms per workload ({len(compressed.storage.layers)} layers, "
           f"{sum(st.entries for st in compressed.storage.layers.values()) / 1e6:.2f} M stored entries), once when it is built")
+
+    if args.baseline:
+        old = baseline_point(args.baseline)
+        new_s, old_s = [], []
+        for _ in range(args.repeat):  # alternate, so that load on the machine hits both alike
+            t = time.perf_counter()
+            simulate_frame(layers, accel, 10)
+            new_s.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            old()
+            old_s.append(time.perf_counter() - t)
+        new_ms, old_ms = 1e3 * sum(new_s) / len(new_s), 1e3 * sum(old_s) / len(old_s)
+        print(f"mapper against {args.baseline}: {new_ms:.1f} ms now, {old_ms:.1f} ms then per design point; "
+              f"ratio new / old = {new_ms / old_ms:.2f}")
+
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,7 @@ from engine_helpers import (ACCEL, ANALYTIC_MACS, ANALYTIC_MACS_PER_PROPOSAL, BU
 from accelsim.compress.formats import ValueFormat
 from accelsim.sim.engine import DramPort
 from accelsim.sim.frame import plan_frame, simulate_frame
-from accelsim.sim.mapping import WeightStream
+from accelsim.sim.weight_stream import WeightStream
 from accelsim.sim.sram import SramGeometry
 
 ENERGY_COLS = ["energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj"]
@@ -33,7 +33,7 @@ accelerators = st.builds(
     accel,
     rows=st.integers(1, 64),
     cols=st.integers(1, 64),
-    dataflow=st.sampled_from(["ws", "os"]),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
     sram=st.builds(SramGeometry, banks=pow2(0, 5), bank_width_bytes=pow2(1, 4), ports=st.integers(1, 2)),
     # 1,100 B is above two of the largest output unit of every plan (fc1 dense: 516 B), so tiling works.
     sram_weight_bytes=st.integers(1_100, 96 * 1024),

@@ -128,7 +128,7 @@ def _embedded_text() -> str:
         ("  count: 16 ", "  count: 0 ", "decoders.count", "greater than or equal to 1"),
         ("  value_bits: 8 ", "  value_bits: 16 ", "decoders", "value_bits 16 is wider than mac_array.weight_bits 8"),
         ("  bank_width_bits: 64 ", "  bank_width_bits: 60 ", "sram.bank_width_bits", "not a whole number of bytes"),
-        ("  dataflow: weight-stationary", "  dataflow: row-stationary", "mac_array.dataflow", "'weight-stationary' or 'output-stationary'"),
+        ("  dataflow: weight-stationary", "  dataflow: row-stationary", "mac_array.dataflow", "unknown dataflow 'row-stationary'; known: weight-stationary, output-stationary, input-stationary"),
         ("  dram: drampower", "  dram: nosuch", "tables.dram", "unknown energy table 'nosuch'"),
         ("proposals_batch: 16", "proposals_batch: 0", "proposals_batch", "greater than or equal to 1"),
     ],

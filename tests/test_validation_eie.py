@@ -20,7 +20,7 @@ from engine_helpers import accel  # noqa: E402
 from accelsim.compress import CompressionPlan, compress  # noqa: E402
 from accelsim.model.alexnet import init_gaussian_  # noqa: E402
 from accelsim.sim.frame import simulate_frame  # noqa: E402
-from accelsim.sim.mapping import os_weight_passes  # noqa: E402
+from accelsim.sim.dataflow import os_weight_passes  # noqa: E402
 from accelsim.workload import build_workload  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,8 @@ from accelsim.results.records import FrameFigures, LayerRow
 from accelsim.results.schema import table
 from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.engine import DramPort, LayerTiming, simulate_layer
-from accelsim.sim.mapping import OPERANDS, LayerMapping, map_layer, mapping_of, search
+from accelsim.sim.mapping import (OPERANDS, Choice, LayerMapping, map_layer, mapping_of, no_weights_choice,
+                                  objective_value, search)
 from accelsim.sim.weight_stream import WeightStream
 from accelsim.workload import Layer
 
@@ -42,61 +43,79 @@ class FramePlan:
     stream_buffer_bytes: float
     batches: tuple[int, ...]
     mappings: tuple[tuple[LayerMapping, ...], ...]  # per pass, per layer
+    objective: float = 0.0  # the planner's estimate of its objective over the steady frame (`mapping`)
 
     @property
     def steady_dram_bytes(self) -> float:
         return sum(m.dram_read_bytes + m.dram_write_bytes for ms in self.mappings for m in ms)
 
 
-def _on_chip(layers: list[Layer], accel: Accelerator, batch: int) -> list[tuple[bool, bool]]:
-    """(input on chip, output on chip) per layer. The crops arrive from DRAM and the scores leave for it."""
-    b = accel.act_bytes
+def _keepable(layers: list[Layer], accel: Accelerator, batch: int) -> list[bool]:
+    """Whether each layer's output may stay on chip for the next layer: it fits both activation shares
+    (the two buffers swap roles from layer to layer). The crops arrive from DRAM and the scores leave for it."""
     share = min(accel.sram_input_bytes, accel.sram_output_bytes)
-    kept = [batch * l.output_elements * b <= share for l in layers]
-    flags = []
-    for i, _ in enumerate(layers):
-        inp = kept[i - 1] if i > 0 else False
-        out = kept[i] if i < len(layers) - 1 else False
-        flags.append((inp, out))
-    return flags
+    return [i < len(layers) - 1 and batch * l.output_elements * accel.act_bytes <= share for i, l in enumerate(layers)]
 
 
 def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], accel: Accelerator, proposals: int,
                density: dict[str, float]) -> FramePlan:
     batch = max(1, min(accel.proposals_batch, proposals))
     batches = tuple([batch] * (proposals // batch) + ([proposals % batch] if proposals % batch else []))
-    flags = {nb: _on_chip(layers, accel, nb) for nb in set(batches)}
     weighted = sorted((c.total_bytes, name) for name, c in streams.items())
-
     # Passes of equal batch size map identically: each distinct size is planned and mapped once.
     passes = Counter(batches)
+    keepable = {nb: _keepable(layers, accel, nb) for nb in passes}
+    evaluated: dict[tuple, object] = {}
 
-    searched: dict[tuple, object] = {}
+    def evaluate(nb: int, i: int, pinned: frozenset[str], buffer: float, inp: bool, out: bool):
+        """Layer i's mapper search (or the estimate of a layer without weights) for these flags; shared by
+        every candidate that agrees on what the layer sees."""
+        l = layers[i]
+        if l.name not in streams:
+            key = (nb, i, inp, out)
+            if key not in evaluated:
+                evaluated[key] = no_weights_choice(l, accel, nb, inp, out)
+            return evaluated[key]
+        key = (nb, i, l.name in pinned, None if l.name in pinned else buffer, inp, out)
+        if key not in evaluated:
+            evaluated[key] = search(l, streams[l.name], accel, nb, pinned=l.name in pinned, stream_buffer_bytes=buffer,
+                                    input_on_chip=inp, output_on_chip=out, activation_density=density.get(l.name, 1.0))
+        return evaluated[key]
 
-    def searches(nb: int, pinned: frozenset[str], buffer: float) -> list:
-        """Each conv/fc layer's evaluated search space; a layer's depends on the candidate only through
-        whether it is pinned and, if not, the streaming buffer, so searches are shared between candidates."""
-        out = []
-        for i, l in enumerate(layers):
-            if l.name not in streams:
-                continue
-            key = (nb, l.name, l.name in pinned, None if l.name in pinned else buffer)
-            if key not in searched:
-                searched[key] = search(l, streams[l.name], accel, nb, pinned=l.name in pinned,
-                                       stream_buffer_bytes=buffer, input_on_chip=flags[nb][i][0],
-                                       output_on_chip=flags[nb][i][1], activation_density=density.get(l.name, 1.0))
-            out.append(searched[key])
-        return out
+    def value(choice) -> float:
+        return objective_value(choice.energy_pj, choice.cycles, accel.mapper_objective)
 
-    def cost(pinned: frozenset[str], buffer: float) -> tuple[float, float]:
-        """(the objective, DRAM bytes) of a candidate's steady frame, from its layers' chosen mappings."""
-        found = [(count, sr.choice) for nb, count in passes.items() for sr in searches(nb, pinned, buffer)]
-        energy = sum(n * c.energy_pj for n, c in found)
-        cycles = sum(n * c.cycles for n, c in found)
-        value = {"energy": energy, "latency": cycles, "edp": energy * cycles}[accel.mapper_objective]
-        return value, sum(n * c.dram_bytes for n, c in found)
+    def best_flags(nb: int, pinned: frozenset[str], buffer: float) -> tuple[tuple[float, float], list[tuple[bool, bool]]]:
+        """Which activations stay on chip, by dynamic programming along the layers: the state is whether
+        the next layer's input is on chip; each layer's cost is its mapping's objective. Keeping an
+        activation is an option, never forced, so a larger share only adds options. Returns ((objective,
+        DRAM bytes), flags per layer)."""
+        states = {False: ((0.0, 0.0), [])}
+        refused: ConfigError | None = None
+        for i in range(len(layers)):
+            nxt: dict[bool, tuple] = {}
+            for inp, ((acc, dram), path) in states.items():
+                for out in (False, True) if keepable[nb][i] else (False,):
+                    try:
+                        c = evaluate(nb, i, pinned, buffer, inp, out)
+                    except ConfigError as exc:  # e.g. no room for outputs beside an activation kept on chip
+                        refused = refused or exc
+                        continue
+                    choice = c if isinstance(c, Choice) else c.choice
+                    cand = ((acc + value(choice), dram + choice.dram_bytes), path + [(inp, out)])
+                    if out not in nxt or cand[0] < nxt[out][0]:
+                        nxt[out] = cand
+            states = nxt
+            if not states:
+                raise refused
+        return min(states.values(), key=lambda s: s[0])
 
-    feasible: list[tuple[tuple[float, float], frozenset[str], float]] = []
+    def cost(pinned: frozenset[str], buffer: float) -> tuple[tuple[float, float], dict]:
+        plans = {nb: best_flags(nb, pinned, buffer) for nb in passes}
+        total = tuple(sum(passes[nb] * plans[nb][0][k] for nb in passes) for k in (0, 1))
+        return total, {nb: plans[nb][1] for nb in passes}
+
+    feasible = []
     first_error: ConfigError | None = None
     for k in range(len(weighted) + 1):
         pinned = frozenset(name for _, name in weighted[:k])
@@ -105,24 +124,22 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], accel: Acc
             break  # prefixes only grow
         buffer = free / 2
         try:  # a candidate whose streaming buffer cannot hold the smallest weight tile is not feasible
-            feasible.append((cost(pinned, buffer), pinned, buffer))
+            total, flags = cost(pinned, buffer)
+            feasible.append((total, pinned, buffer, flags))
         except ConfigError as exc:
             first_error = first_error or exc
     if not feasible:
         raise first_error
 
-    def mapped(pinned: frozenset[str], buffer: float) -> tuple[tuple[LayerMapping, ...], ...]:
-        by_size = {}
-        for nb in passes:
-            found = iter(searches(nb, pinned, buffer))
-            by_size[nb] = tuple(mapping_of(next(found), accel) if l.name in streams else
-                                map_layer(l, None, accel, nb, pinned=False, stream_buffer_bytes=buffer,
-                                          input_on_chip=flags[nb][i][0], output_on_chip=flags[nb][i][1])
-                                for i, l in enumerate(layers))
-        return tuple(by_size[nb] for nb in batches)
-
-    _, pinned, buffer = min(feasible, key=lambda c: (c[0], -len(c[1])))
-    return FramePlan(pinned, buffer, batches, mapped(pinned, buffer))
+    (objective, _), pinned, buffer, flags = min(feasible, key=lambda c: (c[0], -len(c[1])))
+    by_size = {}
+    for nb in passes:
+        by_size[nb] = tuple(
+            mapping_of(evaluate(nb, i, pinned, buffer, *flags[nb][i]), accel) if l.name in streams else
+            map_layer(l, None, accel, nb, pinned=False, stream_buffer_bytes=buffer, input_on_chip=flags[nb][i][0],
+                      output_on_chip=flags[nb][i][1])
+            for i, l in enumerate(layers))
+    return FramePlan(pinned, buffer, batches, tuple(by_size[nb] for nb in batches), objective)
 
 
 @dataclass(frozen=True)
@@ -135,13 +152,28 @@ class FrameResult:
         return table(self.rows, LayerRow.columns())
 
 
+_STREAMS: dict[tuple[int, int], tuple[Layer, WeightStream]] = {}
+
+
+def _stream(layer: Layer, weight_bits: int) -> WeightStream:
+    """The layer's weight stream, kept (with the mapper's memo of its cuts and cycles) for the next design
+    point of a sweep over the same layers. Keyed by the layer object, which the entry holds so that its
+    id is not reused while cached."""
+    key = (id(layer), weight_bits)
+    if key not in _STREAMS or _STREAMS[key][0] is not layer:
+        if len(_STREAMS) >= 512:
+            _STREAMS.pop(next(iter(_STREAMS)))
+        _STREAMS[key] = (layer, WeightStream.for_layer(layer, weight_bits))
+    return _STREAMS[key][1]
+
+
 def simulate_frame(layers: list[Layer], accel: Accelerator, proposals: int,
                    activation_density: dict[str, float] | None = None) -> FrameResult:
     """Simulate the detector's classifier on ``proposals`` proposals per frame."""
     if proposals < 1:
         raise ValueError("proposals per frame must be at least 1")
     density = activation_density or {}
-    streams = {l.name: WeightStream.for_layer(l, accel.weight_bits) for l in layers if l.kind in ("conv", "fc")}
+    streams = {l.name: _stream(l, accel.weight_bits) for l in layers if l.kind in ("conv", "fc")}
     plan = plan_frame(layers, streams, accel, proposals, density)
 
     port = DramPort(accel)

@@ -5,7 +5,7 @@ MAC array, chosen per layer from a search space that respects every buffer's cap
 layer's input and output stay on chip (`frame`). For the rest the mapper searches:
 
 * **weight tile** size: the layer's stream (in the array's order, `weight_stream`) cut into tiles of
-  ``2**(j/4)`` bytes for every ``j`` whose size fits the weight buffer (half the unpinned weight share:
+  every whole byte up to 64 B, then ``2**(j/4)`` bytes, for every size that fits the weight buffer (half the unpinned weight share:
   one tile loads while the previous computes), from ``max(tables + 1 B, stream / 4096)`` up;
 * **activation chunk**: ``ceil(V / 2**i)`` vectors (output pixels x proposals) for every ``i``;
 * **loop order**: ``weights-outer`` (each tile sweeps every chunk: weights read once) or
@@ -159,14 +159,17 @@ class Choice:
 
 
 def tile_sizes(stream: WeightStream, buffer_bytes: float) -> np.ndarray:
-    """Candidate weight tile sizes in bytes: quarter octaves ``2**(j/4)`` that fit ``buffer_bytes`` and are
-    no finer than `MAX_WEIGHT_TILES` tiles, plus the whole stream when it fits. The ladder does not depend
+    """Candidate weight tile sizes in bytes: every whole byte up to 64 B, then quarter octaves ``2**(j/4)``,
+    that fit ``buffer_bytes`` and are no finer than `MAX_WEIGHT_TILES` tiles, plus the whole stream when it fits. The ladder does not depend
     on the buffer except through its top, so a bigger buffer only adds sizes."""
     total = stream.total_bytes
     low = max(stream.fixed_bits / 8 + 1, total / MAX_WEIGHT_TILES)
     top = min(buffer_bytes, total)
-    sizes = [2 ** (j / 4) for j in range(math.ceil(4 * math.log2(low)), math.floor(4 * math.log2(top)) + 1)] \
-        if top >= low else []
+    sizes = []
+    if top >= low:
+        # every whole byte up to 64 B (tiny buffers still find a size), then quarter octaves
+        sizes = [float(b) for b in range(math.ceil(low), math.floor(min(top, 64)) + 1)]
+        sizes += [2 ** (j / 4) for j in range(max(24, math.ceil(4 * math.log2(low))), math.floor(4 * math.log2(top)) + 1)]
     if total <= buffer_bytes:
         sizes.append(float(total))
     return np.unique(np.array(sizes, dtype=np.float64))
@@ -257,28 +260,32 @@ class _Tiling:
     input_passes: np.ndarray  # [S] those passes summed over the tiles
 
 
-def _tiling(stream: WeightStream, accel: Accelerator, layer: Layer, pinned: bool, buffer_bytes: float) -> _Tiling:
-    df = accel.dataflow
-    block = df.unit_block(accel.cols, layer.out_units // max(1, layer.groups))
-    if pinned:
-        cuts = (stream.whole(block),)
-        sizes = np.array([0.0])
-    else:
-        sizes = tile_sizes(stream, buffer_bytes)
-        cuts = tuple(stream.weight_tiles(s, block) for s in sizes)
-    count = np.array([c.count for c in cuts], dtype=np.int64)
-    split_units, split_block, touched = [], [], []
-    for c in cuts:
+def _cut(stream: WeightStream, size: float | None, block: int, units_on_columns: bool):
+    """One cut of the stream (``size`` bytes per tile, None: whole) and what the mapper needs of it:
+    (cut, streamed-input passes per tile, sum over boundaries inside a column group of its units, the
+    largest such group). Memoised on the stream: it depends on nothing else."""
+    key = ("cut", size, block, units_on_columns)
+    if key not in stream.memo:
+        c = stream.whole(block) if size is None else stream.weight_tiles(size, block)
         splits = c.split_departures
-        split_units.append(float((splits * c.group_units).sum()))
-        split_block.append(float(c.group_units[splits > 0].max()) if splits.any() else 0.0)
         start = np.concatenate([[0.0], c.ends[:-1]])
         first_group = np.searchsorted(c.group_ends, start, side="right")
         last_group = np.searchsorted(c.group_ends, c.ends, side="left")
-        touched.append(np.maximum(1, last_group - first_group + 1).astype(np.float64) if df.units_on_columns
-                       else np.ones(c.count))
-    return _Tiling(sizes, cuts, count, np.array([c.tile_bits[0] / 8 for c in cuts]) * (not pinned),
-                   np.array(split_units), np.array(split_block), tuple(touched), np.array([t.sum() for t in touched]))
+        touched = np.maximum(1, last_group - first_group + 1).astype(np.float64) if units_on_columns \
+            else np.ones(c.count)
+        stream.memo[key] = (c, touched, float((splits * c.group_units).sum()),
+                            float(c.group_units[splits > 0].max()) if splits.any() else 0.0)
+    return stream.memo[key]
+
+
+def _tiling(stream: WeightStream, accel: Accelerator, layer: Layer, pinned: bool, buffer_bytes: float) -> _Tiling:
+    df = accel.dataflow
+    block = df.unit_block(accel.cols, layer.out_units // max(1, layer.groups))
+    sizes = np.array([0.0]) if pinned else tile_sizes(stream, buffer_bytes)
+    cuts = [_cut(stream, None if pinned else float(size), block, df.units_on_columns) for size in sizes]
+    return _Tiling(sizes, tuple(c[0] for c in cuts), np.array([c[0].count for c in cuts], dtype=np.int64),
+                   np.array([c[0].tile_bits[0] / 8 for c in cuts]) * (not pinned), np.array([c[2] for c in cuts]),
+                   np.array([c[3] for c in cuts]), tuple(c[1] for c in cuts), np.array([c[1].sum() for c in cuts]))
 
 
 @dataclass(frozen=True)
@@ -374,18 +381,20 @@ def _candidates(layer: Layer, accel: Accelerator, comp: _Compute, til: _Tiling, 
                        weight_reads, out_bytes, cycles, energy)
 
 
-def _objective(c: _Candidates, objective: str) -> np.ndarray:
+def objective_value(energy_pj, cycles, objective: str):
+    """What the mapper and the frame planner minimise: energy (pJ), latency (cycles), or their product per
+    layer (edp; a frame's is the sum of its layers', so that the planner can add layers up)."""
     if objective == "latency":
-        return c.cycles
+        return cycles
     if objective == "edp":
-        return c.energy * c.cycles
-    return c.energy
+        return energy_pj * cycles
+    return energy_pj
 
 
 def choose(c: _Candidates, objective: str) -> int:
     """Index of the best feasible candidate: the objective, then DRAM bytes, then cycles, then order."""
     idx = np.flatnonzero(c.feasible)
-    keys = (np.arange(idx.size), c.cycles[idx], c.dram[idx], _objective(c, objective)[idx])
+    keys = (np.arange(idx.size), c.cycles[idx], c.dram[idx], objective_value(c.energy, c.cycles, objective)[idx])
     return int(idx[np.lexsort(keys)[0]])
 
 
@@ -428,7 +437,11 @@ def search(layer: Layer, stream: WeightStream, accel: Accelerator, batch: int, *
     choose one (see the module docstring). A buffer too small for any candidate is a config error."""
     density = activation_density if accel.skip_zero_activations else 1.0
     vectors = batch * layer.out_pixels
-    comp = _compute(layer, stream, accel, vectors, density)
+    key = ("compute", vectors, density, accel.rows, accel.cols, accel.dataflow.name, accel.overlap_stationary,
+           accel.skip_pruned_weights, accel.decoders, accel.decoder_lookups_per_cycle, accel.sram, accel.activation_bits)
+    if key not in stream.memo:
+        stream.memo[key] = _compute(layer, stream, accel, vectors, density)
+    comp = stream.memo[key]
     til = _tiling(stream, accel, layer, pinned, stream_buffer_bytes)
     weight_bytes = float(sum(c for c in til.cuts[0].tile_bits)) / 8 if til.sizes.size else 0.0
     if not til.sizes.size:
@@ -520,26 +533,46 @@ def mapping_of(sr: Search, accel: Accelerator) -> LayerMapping:
         float(comp.lookups[ni, 0] * (C - 1) + comp.lookups[ni, 1]), ops)
 
 
-def _no_weights(layer: Layer, accel: Accelerator, batch: int, input_on_chip: bool, output_on_chip: bool) -> LayerMapping:
+def _no_weights_counts(layer: Layer, accel: Accelerator, batch: int, input_on_chip: bool, output_on_chip: bool):
     """Pooling and normalisation run on the array's columns as vector lanes, one window element per lane
-    per cycle; they read each window from SRAM and write each output once. Streamed activations move in
-    chunks that fit half the input and output shares, so transfers overlap the work."""
+    per cycle; they read each window from SRAM and write each output once. Returns (cycles, DRAM in, DRAM
+    out, per-operand bytes)."""
     b = accel.act_bytes
     in_bytes, out_bytes = batch * layer.input_elements * b, batch * layer.output_elements * b
     in_dram = 0.0 if input_on_chip else in_bytes
     out_dram = 0.0 if output_on_chip else out_bytes
     window = layer.kernel[0] * layer.kernel[1]
     cycles = math.ceil(batch * layer.output_elements * window / accel.cols)
-    need = max(1, math.ceil(in_dram / (accel.sram_input_bytes / 2)), math.ceil(out_dram / (accel.sram_output_bytes / 2)))
-    chunks = min(need, batch * layer.out_pixels)
-    each = np.full(chunks, 1.0 / chunks)
-    zero = np.zeros(chunks)
-    tiles = _tiles(zero, in_dram * each, zero, out_dram * each, zero, cycles * each, zero, zero, cycles * each)
     ops = OperandBytes()
     ops.sram_read.update(inputs=batch * layer.output_elements * window * b, outputs=out_dram)
     ops.sram_write.update(inputs=in_dram, outputs=out_bytes)
     ops.dram_read.update(inputs=in_dram)
     ops.dram_write.update(outputs=out_dram)
+    return cycles, in_dram, out_dram, ops
+
+
+def no_weights_choice(layer: Layer, accel: Accelerator, batch: int, input_on_chip: bool, output_on_chip: bool) -> Choice:
+    """The estimates of a pooling or normalisation layer, as the mapper estimates its candidates."""
+    cycles, in_dram, out_dram, ops = _no_weights_counts(layer, accel, batch, input_on_chip, output_on_chip)
+    bw, e, width = accel.dram_bytes_per_cycle, accel.energies, accel.sram.bank_width_bytes
+    est = max(cycles, (in_dram + out_dram) / bw)
+    energy = (in_dram * 8 * accel.dram_energy.read_pj_per_bit + out_dram * 8 * accel.dram_energy.write_pj_per_bit
+              + math.ceil(sum(ops.sram_read.values()) / width) * e.sram_read_pj
+              + math.ceil(sum(ops.sram_write.values()) / width) * e.sram_write_pj
+              + (e.sram_leakage_mw + e.other_leakage_mw + accel.dram_energy.background_mw) * est * accel.cycle_ns)
+    return Choice(0.0, batch * layer.out_pixels, "no-weights", "on-chip" if input_on_chip else "resident",
+                  in_dram + out_dram, est, energy)
+
+
+def _no_weights(layer: Layer, accel: Accelerator, batch: int, input_on_chip: bool, output_on_chip: bool) -> LayerMapping:
+    """A pooling or normalisation layer's steps: streamed activations move in chunks that fit half the
+    input and output shares, so transfers overlap the work."""
+    cycles, in_dram, out_dram, ops = _no_weights_counts(layer, accel, batch, input_on_chip, output_on_chip)
+    need = max(1, math.ceil(in_dram / (accel.sram_input_bytes / 2)), math.ceil(out_dram / (accel.sram_output_bytes / 2)))
+    chunks = min(need, batch * layer.out_pixels)
+    each = np.full(chunks, 1.0 / chunks)
+    zero = np.zeros(chunks)
+    tiles = _tiles(zero, in_dram * each, zero, out_dram * each, zero, cycles * each, zero, zero, cycles * each)
     return LayerMapping(layer, batch, "no-weights", False, input_on_chip, output_on_chip, 0, 0.0, chunks,
                         -(-batch * layer.out_pixels // chunks), "on-chip" if input_on_chip else "resident", 0,
                         accel.rows, 0.0, tiles, 0.0, 0.0, ops)

@@ -10,7 +10,7 @@ next. An uncompressed layer is every weight at the array's weight precision (`de
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,9 @@ class WeightStream:
     profile: StreamProfile
     cum_bits: np.ndarray  # per output unit, the stored bits up to its end (the payload: no fixed bits)
     groups: int = 1  # the layer's convolution groups: a column group never spans two of them
+    # The mapper's work on this stream that does not depend on the buffers (cuts, the array's cycles),
+    # kept for the frame planner's many candidates.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def for_layer(cls, layer: Layer, weight_bits: int) -> WeightStream:

@@ -113,7 +113,7 @@ def simulate(layers, hw: str) -> tuple[dict, float]:
     check_decoders(cfg, layers, f"hardware config '{cfg.name}'")
     frame = simulate_frame(layers, accel, 1, activation_density={"fc7": FC7_ACT_DENSITY})
     row = frame.layers.set_index("layer").loc["fc7"].to_dict()
-    assert row["weight_tiles"] == 1 and row["input_tiles"] == 1, "on-chip split assumes one tile"
+    assert row["weight_tiles"] == 1 and row["activation_chunks"] == 1, "on-chip split assumes one tile"
     return row, accel.cycle_ns
 
 

@@ -1,0 +1,102 @@
+"""The mapper on the cases issue 13 measured: grouped convolutions, the stationary preload overlap,
+input-stationary from a config, the objective, and latency with a larger SRAM."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from engine_helpers import accel
+from accelsim.config import load_hwconfig
+from accelsim.sim.build import accelerator_from_config
+from accelsim.sim.mac_array import mac_array_cycles
+from accelsim.sim.mapping import map_layer, search
+from accelsim.sim.weight_stream import WeightStream
+from accelsim.workload import Layer
+
+# deepped-small's conv4: 192 -> 192 channels, 3x3 on a 3x3 map, 2 groups (fan-in 96 x 9 = 864 per group)
+CONV4 = Layer("conv4", "conv", (192, 3, 3), (192, 3, 3), (3, 3), 1, groups=2, padding=(1, 1))
+
+
+def test_grouped_convolution_is_mapped_group_by_group():
+    """On a 1 x 64 output-stationary array (eie-like) the 9 pixels x 96 units of each group take
+    2 column folds: 36 folds and 32,832 cycles, not the 27 folds of an ungrouped 192-unit layer."""
+    assert mac_array_cycles(1, 64, "os", 9, 864, 192, groups=2).cycles == 32_832
+    a = accel(rows=1, cols=64, dataflow="os")
+    m = map_layer(CONV4, WeightStream.for_layer(CONV4, a.weight_bits), a, 1, pinned=True, stream_buffer_bytes=0,
+                  input_on_chip=True, output_on_chip=True)
+    assert m.chunks == 1 and sum(t.mac_cycles for t in m.tiles) == 32_832
+    # weight tiles' column groups stop at the group boundary: 64 + 32 units per group
+    assert WeightStream.for_layer(CONV4, 8).whole(64).group_units.tolist() == [64, 32, 64, 32]
+
+
+def test_the_stationary_preload_overlap_is_a_config_choice():
+    """fc6 (9216 -> 4096) at batch 1 on 16 x 16 weight-stationary is bound by loading weights into the array:
+    the overlap hides all loads but the first."""
+    fc6 = Layer("fc6", "fc", (9216,), (4096,))
+    cycles = {}
+    for overlap in (False, True):
+        a = accel(rows=16, cols=16, overlap_stationary=overlap, sram_output_bytes=1 << 20)
+        m = map_layer(fc6, WeightStream.for_layer(fc6, a.weight_bits), a, 1, pinned=True, stream_buffer_bytes=0,
+                      input_on_chip=True, output_on_chip=True)
+        cycles[overlap] = sum(t.mac_cycles for t in m.tiles)
+    assert cycles[False] == mac_array_cycles(16, 16, "ws", 1, 9216, 4096).cycles == 576 * 256 * 47
+    assert cycles[True] == 576 * 256 * 31 + 16
+    cfg = load_hwconfig("embedded-45nm")
+    assert cfg.mac_array.overlap_stationary is True  # what real arrays do (Jouppi et al. 2017)
+    off = cfg.model_copy(update={"mac_array": cfg.mac_array.model_copy(update={"overlap_stationary": False})})
+    assert accelerator_from_config(off)[0].overlap_stationary is False
+
+
+def test_input_stationary_runs_from_a_config():
+    cfg = load_hwconfig("embedded-45nm")
+    cfg = cfg.model_copy(update={"mac_array": cfg.mac_array.model_copy(update={"dataflow": "input-stationary"})})
+    a = accelerator_from_config(cfg)[0]
+    assert a.dataflow.short == "is"
+    layer = Layer("c", "conv", (16, 10, 10), (32, 8, 8), (3, 3), 1)
+    m = map_layer(layer, WeightStream.for_layer(layer, a.weight_bits), a, 2, pinned=True, stream_buffer_bytes=0,
+                  input_on_chip=True, output_on_chip=True)
+    # each im2col input element is loaded into the array once: 2 x 64 vectors x 144 fan-in, 8-bit
+    assert m.operands.sram_read["inputs"] == 2 * 64 * 144
+    # the 32 filters stream past each of the ceil(128 / 16) = 8 column folds of vectors
+    assert m.operands.sram_read["weights"] == pytest.approx(8 * WeightStream.for_layer(layer, 8).total_bytes)
+
+
+def test_the_objective_is_what_the_search_minimises():
+    layer = Layer("c", "conv", (8, 18, 18), (16, 16, 16), (3, 3), 1)
+    base = accel(sram_input_bytes=2_048, sram_output_bytes=2_048)
+    stream = WeightStream.for_layer(layer, base.weight_bits)
+    found = {}
+    for objective in ("energy", "latency", "edp"):
+        sr = search(layer, stream, replace(base, mapper_objective=objective), 4, pinned=False,
+                    stream_buffer_bytes=1_000, input_on_chip=False, output_on_chip=False)
+        c = sr.cands
+        ok = c.feasible
+        found[objective] = sr.choice
+        value = {"energy": c.energy, "latency": c.cycles, "edp": c.energy * c.cycles}[objective]
+        assert value[sr.best] == value[ok].min()
+    assert found["latency"].cycles <= found["energy"].cycles
+    assert found["energy"].energy_pj <= found["latency"].energy_pj
+
+
+def test_a_larger_sram_does_not_slow_the_frame():
+    """The issue's case: deepped-alexnet, one proposal, the embedded config scaled to 6 and 8 MiB
+    (3.096 ms and 3.169 ms before). The weight tile is the mapper's choice, so a bigger buffer never forces
+    a bigger first load."""
+    from accelsim.pipeline.compression import CompressionRequest, compress_stage
+    from accelsim.sim.frame import simulate_frame
+    from accelsim.workload import build_workload
+
+    c = compress_stage(CompressionRequest.of("deepped-alexnet", "deep-compression-alexnet"))
+    layers = build_workload(c.network, c.entry.input_shape, c.storage)
+    base = accelerator_from_config(load_hwconfig("embedded-45nm"))[0]
+    total = base.sram_weight_bytes + base.sram_input_bytes + base.sram_output_bytes
+    seen = []
+    for mib in (6, 8):
+        f = mib * 2**20 / total
+        a = replace(base, sram_weight_bytes=int(base.sram_weight_bytes * f), sram_input_bytes=int(base.sram_input_bytes * f),
+                    sram_output_bytes=int(base.sram_output_bytes * f))
+        seen.append(simulate_frame(layers, a, 1).figures)
+    assert seen[1].latency_per_frame_ms <= seen[0].latency_per_frame_ms
+    assert seen[1].dram_bytes_per_frame <= seen[0].dram_bytes_per_frame
