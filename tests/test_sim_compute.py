@@ -3,6 +3,8 @@ dataflow, properties; weight tiles and the mapper's choices and counts, by hand.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -195,7 +197,10 @@ def test_the_search_space_grows_with_the_buffer_and_never_moves():
     small, big = tile_sizes(stream, 1_000), tile_sizes(stream, 4_000)
     assert set(small) <= set(big) and small.max() <= 1_000 < big.max() <= 4_000
     assert small.min() >= stream.total_bytes / 4096
-    assert np.allclose(np.log2(small) * 4, np.round(np.log2(small) * 4))  # quarter octaves
+    whole = small[small <= 64]
+    assert whole.tolist() == list(range(int(whole[0]), 65))  # every byte up to 64 B
+    octaves = np.log2(small[small > 64]) * 4
+    assert np.allclose(octaves, np.round(octaves))  # then quarter octaves
     assert tile_sizes(stream, 10_000)[-1] == 8_160  # the whole stream when it fits
     assert chunk_sizes(10).tolist() == [10, 5, 3, 2, 1]
 
@@ -206,9 +211,12 @@ def test_output_stationary_layer_mapped_by_hand():
     layer, a, stream = _fc_100_to_40()
     m = map_layer(layer, stream, a, 2, pinned=False, stream_buffer_bytes=1_000, input_on_chip=True, output_on_chip=True)
     # One chunk of both vectors: the array over the whole layer is 1 row fold of the 2 vectors x 3 column
-    # groups; each streams 100 + 2 + c - 2 cycles, the drains overlapped but the first (2).
+    # groups; each streams 100 + 2 + c - 2 cycles and drains 2 (no overlap in these tests' accelerator).
     assert m.chunks == 1 and m.chunk_vectors == 2
-    assert sum(t.mac_cycles for t in m.tiles) == 2 * 116 + 108 + 2 == 342
+    assert sum(t.mac_cycles for t in m.tiles) == 2 * 118 + 110 == 346
+    overlapped = map_layer(layer, stream, replace(a, overlap_stationary=True), 2, pinned=False, stream_buffer_bytes=1_000,
+                           input_on_chip=True, output_on_chip=True)
+    assert sum(t.mac_cycles for t in overlapped.tiles) == 2 * 116 + 108 + 2 == 342  # only the first drain
     # The weights are read once from DRAM and once from SRAM into the array (one row fold of vectors).
     ops = m.operands
     assert ops.dram_read["weights"] == ops.sram_write["weights"] == ops.sram_read["weights"] == 8_160
@@ -224,18 +232,19 @@ def test_output_stationary_layer_mapped_by_hand():
 
 def test_partial_sums_that_do_not_fit_are_spilled_to_dram():
     """WS conv 1 -> 8 channels, 3x3, on a 2 x 8 array: fan-in 9 in 5 row folds, so each output leaves 5
-    times, 4 of them as 32-bit partial sums. A 48 B output share holds one vector's outputs in flight
-    (2 x 1 vector x 8 units x 2 B = 32 B; two vectors' would take 64 B) and 16 B beside them, less than the
-    column fold's 8 x 4 B of partial sums: all 4 x 64 x 8 x 4 B round trips go to DRAM. With 64 B the
-    partial sums of one vector fit (the mapper chooses chunks of one vector and spills nothing)."""
+    times, 4 of them as 32-bit partial sums, which a column fold holds for every vector of its chunk:
+    8 units x 4 B = 32 B a vector. A 16 B output share cannot hold one vector's: all 4 x 64 x 8 x 4 B
+    round trips go to DRAM. With 64 B two vectors' fit: chunks of at most two vectors, nothing spilled."""
     layer = Layer("c", "conv", (1, 10, 10), (8, 8, 8), (3, 3), 1)
-    a = accel(rows=2, cols=8, dataflow="ws", sram_output_bytes=48, sram_input_bytes=1 << 20)
+    a = accel(rows=2, cols=8, dataflow="ws", sram_output_bytes=16, sram_input_bytes=1 << 20)
     stream = WeightStream.for_layer(layer, a.weight_bits)
-    sr = search(layer, stream, a, 1, pinned=True, stream_buffer_bytes=0, input_on_chip=True, output_on_chip=False)
     m = map_layer(layer, stream, a, 1, pinned=True, stream_buffer_bytes=0, input_on_chip=True, output_on_chip=False)
-    assert m.chunk_vectors == sr.choice.chunk_vectors == 1
     assert m.psum_spill_bytes == 4 * 64 * 8 * 4 == m.operands.dram_write["psums"] == m.operands.dram_read["psums"]
+    assert m.operands.sram_write["psums"] == 2 * 4 * 64 * 8 * 4  # staged on their way out and back in
     roomy = map_layer(layer, stream, accel(rows=2, cols=8, dataflow="ws", sram_output_bytes=64), 1, pinned=True,
                       stream_buffer_bytes=0, input_on_chip=True, output_on_chip=False)
-    assert roomy.psum_spill_bytes == 0 and roomy.dram_read_bytes + roomy.dram_write_bytes < \
-        m.dram_read_bytes + m.dram_write_bytes
+    assert roomy.psum_spill_bytes == 0 and roomy.chunk_vectors <= 2
+    assert roomy.dram_read_bytes + roomy.dram_write_bytes < m.dram_read_bytes + m.dram_write_bytes
+    sr = search(layer, stream, accel(rows=2, cols=8, dataflow="ws", sram_output_bytes=64), 1, pinned=True,
+                stream_buffer_bytes=0, input_on_chip=True, output_on_chip=False)
+    assert sr.choice.chunk_vectors == roomy.chunk_vectors
