@@ -70,18 +70,50 @@ def test_hand_written_ragged_pattern():
         [-1, -1, -1, -1],   # nothing: its issue cycle
         [4, 0, 3, 72],      # word 0 three times (broadcast: one access) + word 9 in bank 1: 1 cycle
     ])
-    # Without word registers every group is on its own.
-    r = sram_conflicts(pattern, G8, word_registers=False)
+    # Without word registers and bank latches every group is on its own.
+    r = sram_conflicts(pattern, G8, word_registers=False, bank_latches=False)
     assert (r.groups, r.requests, r.accesses, r.cycles, r.stall_cycles, r.register_hits) == (4, 11, 9, 6, 2, 0)
-    no_bc = sram_conflicts(pattern, G8, broadcast=False, word_registers=False)
+    no_bc = sram_conflicts(pattern, G8, broadcast=False, word_registers=False, bank_latches=False)
     assert (no_bc.accesses, no_bc.cycles) == (11, 8)  # last group: 3 accesses to bank 0
+    # Bank latches alone: group 1 finds word 0 in bank 0's latch (group 0 read it last there), so reads
+    # only words 8 and 16 (2 cycles); in group 3 bank 0's latch holds word 16, so word 0 is an access.
+    r = sram_conflicts(pattern, G8, word_registers=False)
+    assert (r.accesses, r.cycles, r.stall_cycles, r.register_hits, r.latch_hits) == (8, 5, 1, 0, 1)
     # With them (the default) slot 0 keeps word 0 from group 0 through the empty group to group 3: its
     # requests in groups 1 and 3 are register hits. Group 1 reads words 8 and 16 (bank 0 twice, 2
     # cycles); group 3 reads word 0 once for slots 1 and 2 (broadcast) and word 9.
+    # The latches serve nothing more: slot 0's register takes group 1's word 0, and bank 0's latch holds
+    # word 16 by group 3.
     r = sram_conflicts(pattern, G8)
     assert (r.groups, r.requests, r.accesses, r.cycles, r.stall_cycles, r.register_hits) == (4, 11, 8, 5, 1, 2)
+    assert r.latch_hits == 0
     no_bc = sram_conflicts(pattern, G8, broadcast=False)
     assert (no_bc.accesses, no_bc.cycles, no_bc.register_hits) == (9, 6, 2)  # group 3: word 0 twice in bank 0
+
+
+def test_bank_latch_serves_the_word_the_bank_read_last():
+    one = SramGeometry(banks=1, bank_width_bytes=1, ports=1, access_cycles=2)
+    # Two rows read word 0 in consecutive groups (kx and kx + 1 of a conv stream): the second is served by
+    # the bank's output latch, so one access and no stall at k = 2 (without the latch: starts 0 and 2).
+    pair = np.array([[0, -1], [-1, 0]])
+    r = sram_conflicts(pair, one)
+    assert (r.accesses, r.latch_hits, r.register_hits, r.cycles, r.stall_cycles) == (1, 1, 0, 2, 0)
+    r = sram_conflicts(pair, one, bank_latches=False)
+    assert (r.accesses, r.latch_hits, r.cycles, r.stall_cycles) == (2, 0, 3, 1)
+    # A different word read by the bank replaces the latched one: word 0, word 1, word 0 from three rows
+    # on one bank are three accesses (starts 0, 2, 4); on two banks word 1 leaves bank 0's latch alone.
+    three = np.array([[0, -1, -1], [-1, 1, -1], [-1, -1, 0]])
+    r = sram_conflicts(three, one)
+    assert (r.accesses, r.latch_hits, r.cycles) == (3, 0, 5)
+    r = sram_conflicts(three, SramGeometry(banks=2, bank_width_bytes=1, ports=1, access_cycles=2))
+    assert (r.accesses, r.latch_hits, r.cycles) == (2, 1, 3)
+    # A group sees the latch as it issues: row 2 still gets word 0 although row 1's access to word 1 in the
+    # same group replaces it afterwards (word 1 starts at 2: the bank is busy with word 0 until then).
+    r = sram_conflicts(np.array([[0, -1, -1], [-1, 1, 0]]), one)
+    assert (r.accesses, r.latch_hits, r.cycles) == (2, 1, 3)
+    # Within one group the word is not back yet: without broadcast a second request is a second access.
+    r = sram_conflicts(np.array([[0, 0]]), one, broadcast=False, word_registers=False)
+    assert (r.accesses, r.latch_hits) == (2, 0)
 
 
 def test_bank_width_groups_bytes_into_words():
@@ -125,19 +157,24 @@ def test_kernel_equals_numpy_reference(banks, ports, width, rows):
     for i, r in enumerate(rows):
         pattern[i, : len(r)] = r
     geo = SramGeometry(banks, width, ports)
-    got = sram_conflicts(pattern, geo)
-    cycles = 0
-    register = np.full(p, -1)  # each slot's last word
-    for row in pattern:
-        word = np.where(row >= 0, row // width, -1)
-        fetch = (word >= 0) & (word != register)  # what the slot registers cannot serve
-        register = np.where(word >= 0, word, register)
-        words = np.unique(word[fetch])
-        worst = np.bincount(words % banks, minlength=banks).max() if words.size else 0
-        cycles += max(1, -(-worst // ports))
-    assert got.cycles == cycles
-    assert got.stall_cycles >= 0 and got.bank_accesses.sum() == got.accesses <= got.requests
-    assert got.register_hits <= got.requests - got.accesses
+    for latches in (False, True):
+        got = sram_conflicts(pattern, geo, bank_latches=latches)
+        cycles = 0
+        register = np.full(p, -1)  # each slot's last word
+        latch = np.full(banks, -1)  # each bank's last word read (in an earlier group)
+        for row in pattern:
+            word = np.where(row >= 0, row // width, -1)
+            fetch = (word >= 0) & (word != register)  # what the slot registers cannot serve
+            register = np.where(word >= 0, word, register)
+            words = np.array(list(dict.fromkeys(word[fetch].tolist())), dtype=np.int64)  # broadcast, slot order
+            if latches:
+                words = words[latch[words % banks] != words]  # the latches as the group issues
+                latch[words % banks] = words  # the bank's last access in the group (numpy: last wins)
+            worst = np.bincount(words % banks, minlength=banks).max() if words.size else 0
+            cycles += max(1, -(-worst // ports))
+        assert got.cycles == cycles
+        assert got.stall_cycles >= 0 and got.bank_accesses.sum() == got.accesses <= got.requests
+        assert got.register_hits + got.latch_hits <= got.requests - got.accesses
 
 
 @settings(max_examples=80, deadline=None)
@@ -155,6 +192,16 @@ def test_word_registers_never_add_accesses_and_faster_banks_never_add_stalls(ban
     # which requests the registers serve depends on the stream only, not on the banks' speed
     assert results[0].accesses == results[1].accesses and results[0].register_hits == results[1].register_hits
     assert results[1].stall_cycles <= results[0].stall_cycles  # k fell: stalls never rise
-    # registers only remove accesses
-    plain = sram_conflicts(pattern, SramGeometry(banks, width, ports, k), broadcast, word_registers=False)
-    assert results[1].accesses <= plain.accesses and plain.register_hits == 0
+    # so do the latches (the last word each bank read is the stream's, whatever the timing)
+    assert results[0].latch_hits == results[1].latch_hits
+    geo = SramGeometry(banks, width, ports, k)
+    # registers only remove accesses (checked without latches: a register hit leaves the latch to an older
+    # word, which can cost another slot a latch hit)
+    unlatched = sram_conflicts(pattern, geo, broadcast, bank_latches=False)
+    plain = sram_conflicts(pattern, geo, broadcast, word_registers=False, bank_latches=False)
+    assert unlatched.accesses <= plain.accesses and plain.register_hits == 0
+    # latches only remove accesses: they see the requests the registers and broadcast leave, whatever they hold
+    for registers in (False, True):
+        on = sram_conflicts(pattern, geo, broadcast, word_registers=registers)
+        off = sram_conflicts(pattern, geo, broadcast, word_registers=registers, bank_latches=False)
+        assert on.accesses + on.latch_hits == off.accesses and off.latch_hits == 0

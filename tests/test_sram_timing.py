@@ -85,20 +85,23 @@ def test_multi_cycle_banks_in_the_kernel():
     # is 3 cycles (the brief's per-group bound ceil(2 * 2 / 1) = 4 counts the last access's second cycle,
     # which overlaps the next group)
     assert sram_conflicts(np.array([[0, 4, 1]]), geo).cycles == 3
-    # the same word every cycle, without word registers (each group re-reads it): the bank is busy,
+    # the same word every cycle, without word registers or bank latches (each group re-reads it): the bank is busy,
     # 2 cycles per group
     same = np.zeros((5, 1), dtype=np.int64)
-    assert sram_conflicts(same, geo, word_registers=False).cycles == 9  # starts 0, 2, 4, 6, 8
+    assert sram_conflicts(same, geo, word_registers=False, bank_latches=False).cycles == 9  # starts 0, 2, 4, 6, 8
     # two ports serve a bank every cycle even at k = 2
-    assert sram_conflicts(same, SramGeometry(4, 1, 2, 2), word_registers=False).cycles == 5
+    assert sram_conflicts(same, SramGeometry(4, 1, 2, 2), word_registers=False, bank_latches=False).cycles == 5
     # with them (the default) the row reads the word once and keeps it: one access, no stall
     r = sram_conflicts(same, geo)
     assert (r.accesses, r.register_hits, r.cycles) == (1, 4, 5)
-    # but another row asking for that word in the next group is an access: rows do not share registers
+    # another row asking for that word in the next group gets it from the bank's output latch: one access,
+    # no stall; without the latch it is an access (rows do not share registers)
     r = sram_conflicts(np.array([[0, -1], [-1, 0]]), geo)
+    assert (r.accesses, r.register_hits, r.latch_hits, r.cycles) == (1, 0, 1, 2)
+    r = sram_conflicts(np.array([[0, -1], [-1, 0]]), geo, bank_latches=False)
     assert (r.accesses, r.register_hits, r.cycles) == (2, 0, 3)  # starts 0, 2
-    # k = 3 on two banks alternating: bank 0 free at 3, needed at 2 -> waits
-    r = sram_conflicts(np.array([[0], [1], [0], [1]]), SramGeometry(4, 1, 1, 3))
+    # k = 3 on two banks alternating (words 0, 1, 4, 5: no latch hits): bank 0 free at 3, needed at 2 -> waits
+    r = sram_conflicts(np.array([[0], [1], [4], [5]]), SramGeometry(4, 1, 1, 3))
     assert (r.cycles, r.stall_cycles) == (5, 1)  # starts 0, 1, 3, 4: the last group issues at cycle 4
 
 

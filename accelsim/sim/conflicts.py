@@ -16,7 +16,20 @@ Addresses are those of the input activations in CHW order at the activation widt
 conv layer's maps of different proposals, or its channel groups, lie at constant offsets, which only
 rotate the banks: one proposal's map and the first channel group stand for all). A fully connected
 layer is a 1 x 1 map of ``fan_in`` channels whose *pixels* are the ``proposals_batch`` input vectors
-of a pass, stored one after the other. **Padding is padding**: a kernel position that falls outside
+of a pass, stored one after the other in a **skewed layout** (`vector_stride_bytes`): vector ``v``
+starts at ``v * stride``, the stride being the vector's size rounded up to whole bank words and then
+to the next word count coprime with the number of banks (odd, for a power-of-two bank count). Both
+patterns read the same fan-in element of different vectors close together (``"fan-in"`` in
+successive cycles, ``"pixels"`` within a cycle); packed vectors whose size is a multiple of
+banks x width would put that element of every vector in one bank (AlexNet's fc6: 9,216 B = 1,152
+words of 8 B, a multiple of 16 banks), which a compiler avoids by padding the stride, the usual
+skewed layout of batched vectors: with a stride coprime with the banks, ``banks`` successive vectors'
+element ``k`` lie in ``banks`` different banks. The padding (under one word per vector, plus the
+rounding) is negligible storage. The skew spreads one element over the vectors; it does not keep a
+``"fan-in"`` cycle's window of several words (r rows' operands) off the next vector's window: a
+stride of 1 word modulo the banks overlaps them by a bank, so slow banks (k > 1) can still stall
+there (the mapper's row choice then finds a window of fewer words). A conv layer's pixels share one input map (their windows overlap),
+so they have no such layout to choose; its map is CHW, unpadded. **Padding is padding**: a kernel position that falls outside
 the input map reads no SRAM (the datapath injects the zero), so it is an empty slot of its group,
 not a clamped address. Padding comes from the layer (`Layer.padding`); a position outside the map is
 padding whatever the layer says.
@@ -33,7 +46,9 @@ and SRAM always give the same ratio.
 
 Each row (request slot) keeps the bank word it last read in a word register (`sram`): with a
 stride-1 operand stream successive cycles of a row mostly fall in the word it has just read, which
-is then no bank access; only the row's move to the next word is.
+is then no bank access; only the row's move to the next word is. Each bank keeps the word it last
+read in its output latch (`sram`): a weight-stationary conv stream's neighbouring rows (kernel
+positions kx and kx + 1) read the same word one cycle apart, which the latch serves.
 """
 
 from __future__ import annotations
@@ -102,6 +117,16 @@ class _Geometry:
         self.fan_in = layer.fan_in
 
 
+def vector_stride_bytes(vector_bytes: int, bank_width_bytes: int, banks: int) -> int:
+    """The skewed layout's distance between successive batched vectors of ``vector_bytes`` (module doc):
+    the smallest whole number of bank words ``>= vector_bytes`` that shares no factor with ``banks``,
+    in bytes. E.g. 9,216 B on 16 banks of 8 B: 1,152 words (even) -> 1,153 words, 9,224 B."""
+    words = max(1, -(-vector_bytes // bank_width_bytes))
+    while math.gcd(words, banks) != 1:
+        words += 1
+    return words * bank_width_bytes
+
+
 def stream_groups(outer: int, inner: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions (in stream order) of the groups mapped for a stream of ``outer * inner`` groups, and
     which of them count: all of them up to `MAX_GROUPS`, else `RUN`-long runs from golden-ratio
@@ -131,12 +156,16 @@ def operand_stream(layer: Layer, accel: Accelerator, r: int, pattern: str) -> tu
         pos, measured = stream_groups(-(-g.fan_in // r), g.vectors)  # row folds outer, pixels inner
     else:
         pos, measured = stream_groups(-(-g.vectors // r), g.fan_in)  # blocks of r pixels outer, fan-in inner
-    return _addresses(pos, r, fan_in_pattern, layer.kind == "fc", g.c, g.h, g.w, g.kh, g.kw, g.stride, g.pad[0],
-                      g.pad[1], g.wo, g.vectors, g.fan_in, accel.activation_bits), measured
+    fc = layer.kind == "fc"
+    vstride = vector_stride_bytes(-(-g.c * accel.activation_bits // 8), accel.sram.bank_width_bytes,
+                                  accel.sram.banks) if fc else 0
+    return _addresses(pos, r, fan_in_pattern, fc, g.c, g.h, g.w, g.kh, g.kw, g.stride, g.pad[0],
+                      g.pad[1], g.wo, g.vectors, g.fan_in, accel.activation_bits, vstride), measured
 
 
 @numba.njit(cache=True)
-def _addresses(pos, r, fan_in_pattern, fc, c_in, h, w, kh, kw, stride, pad_y, pad_x, wo, vectors, fan_in, bits):
+def _addresses(pos, r, fan_in_pattern, fc, c_in, h, w, kh, kw, stride, pad_y, pad_x, wo, vectors, fan_in, bits,
+               vstride):
     out = np.full((pos.size, r), -1, dtype=np.int64)
     for i in range(pos.size):
         if fan_in_pattern:
@@ -154,14 +183,13 @@ def _addresses(pos, r, fan_in_pattern, fc, c_in, h, w, kh, kw, stride, pad_y, pa
                 continue
             c, rem = divmod(f, kh * kw)
             ky, kx = divmod(rem, kw)
-            if fc:  # vector v's features follow vector v-1's
-                element = v * c_in + c
-            else:
-                oy, ox = divmod(v, wo)
-                y = oy * stride - pad_y + ky
-                x = ox * stride - pad_x + kx
-                if y < 0 or y >= h or x < 0 or x >= w:
-                    continue  # padding: a zero from the datapath, no SRAM access
-                element = (c * h + y) * w + x
-            out[i, j] = element * bits // 8
+            if fc:  # vector v at v * vstride (the skewed layout), its features packed
+                out[i, j] = v * vstride + c * bits // 8
+                continue
+            oy, ox = divmod(v, wo)
+            y = oy * stride - pad_y + ky
+            x = ox * stride - pad_x + kx
+            if y < 0 or y >= h or x < 0 or x >= w:
+                continue  # padding: a zero from the datapath, no SRAM access
+            out[i, j] = ((c * h + y) * w + x) * bits // 8
     return out

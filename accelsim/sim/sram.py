@@ -38,8 +38,28 @@ Conventions:
   register is per slot: a word in slot ``j``'s register does not serve slot ``i`` (that is what
   ``broadcast`` does, within a group). A request served by broadcast still loads its slot's
   register. Only the immediately previous word is kept (one register, no cache): a slot that
-  alternates between two words reads both every time. The register check comes first, so a group
+  alternates between two words reads both every time (unless the bank latches, below, serve them). The register check comes first, so a group
   merges by broadcast only the requests the registers cannot serve.
+* **Bank output latches.** With ``bank_latches`` (default) each bank keeps the last word it read in
+  its read-data (output) register, as SRAM macros do: a compiled SRAM registers its read data
+  (``Q`` holds until the next read), so a re-read of the word the bank's latch still holds needs no
+  new array access. A request for that word, from any slot and in any later group, is served from
+  the latch: it is not a bank access, occupies no port, does not count in ``accesses`` (it counts in
+  ``latch_hits``) and loads its slot's register. A group sees the latches as it issues: the
+  word each bank read last in an earlier group, even if one of the group's own accesses to that
+  bank replaces it later (its data comes back k cycles on, after the latch has served the group); a
+  word the group itself reads is not in the latch for the group, so without ``broadcast`` a second
+  request for it is a second access. The latch holds the word of the bank's most
+  recently issued access and is replaced by the bank's next access (to a different word: a request
+  for the latched word never becomes an access); with several ports only that one word is counted,
+  not one per port (conservative, and independent of the port timing, so the accesses of a stream
+  do not depend on ``access_cycles``). A latch hit never waits: every access of an earlier group
+  has started before the current group issues, and one of the current group is merged by
+  ``broadcast`` first. The kernel models reads only (the operand streams); a write to a bank would
+  replace its latched word like a read of a different word. This is what catches neighbouring MAC
+  rows that read the same word one cycle apart (kernel positions kx and kx + 1 of a
+  weight-stationary conv stream): different slots and different groups, so neither the word
+  registers nor broadcast serve it.
 * **Warm-up groups.** ``measured`` (default: all) marks the groups whose figures count. The others
   run like any group (they load word registers and occupy ports) but add nothing to the result: a
   sample of a longer stream puts the groups just before each sampled run there, so the run starts
@@ -80,13 +100,14 @@ class SramConflictResult:
     stall_cycles: int  # cycles lost to bank conflicts: cycles - groups
     bank_accesses: np.ndarray  # [banks] accesses per bank
     register_hits: int = 0  # requests served from their slot's word register (no bank access)
+    latch_hits: int = 0  # requests served from their bank's output latch (no bank access)
 
 
 @numba.njit(cache=True)
 def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadcast, access_cycles, word_registers,
-                         measured):
-    """Returns (groups, cycles, requests, accesses, bank_accesses[banks], register_hits) of the ``measured``
-    groups of a [groups, P] pattern."""
+                         measured, bank_latches):
+    """Returns (groups, cycles, requests, accesses, bank_accesses[banks], register_hits, latch_hits) of the
+    ``measured`` groups of a [groups, P] pattern."""
     width_shift = pow2_shift(bank_width_bytes)
     bank_shift = pow2_shift(banks)
     n_groups, width = addresses_bytes.shape
@@ -102,10 +123,15 @@ def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadc
     slot_group = np.full(slots, -1, dtype=np.int64)
     # Per request slot, the word in its register (-1: none yet).
     last_word = np.full(width, -1, dtype=np.int64)
+    # Per bank, the word in its output latch (-1: none yet): the word of its last access.
+    latched = np.full(banks, -1, dtype=np.int64)
+    latched_group = np.full(banks, -1, dtype=np.int64)  # the group whose access latched it
+    group_latch = np.full(banks, -1, dtype=np.int64)  # the word latched before that group's first access
     now = 0  # the cycle the current group issues
     requests = 0
     accesses = 0
     register_hits = 0
+    latch_hits = 0
     counted_groups = 0
     counted_cycles = 0
     for g in range(n_groups):
@@ -133,6 +159,16 @@ def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadc
                 slot_group[h] = g
                 slot_word[h] = wd
             b = fmod(wd, banks, bank_shift)
+            if bank_latches:
+                earlier = latched_group[b] < g
+                if (latched[b] if earlier else group_latch[b]) == wd:
+                    if m:
+                        latch_hits += 1
+                    continue  # the bank's output latch holds this word as the group issues: no access
+                if earlier:
+                    group_latch[b] = latched[b]  # what the group found in the latch
+                latched[b] = wd  # the access below replaces the latched word
+                latched_group[b] = g
             if m:
                 bank_accesses[b] += 1
                 accesses += 1
@@ -148,14 +184,15 @@ def sram_conflict_kernel(addresses_bytes, bank_width_bytes, banks, ports, broadc
             counted_groups += 1
             counted_cycles += last + 1 - now
         now = last + 1
-    return counted_groups, counted_cycles, requests, accesses, bank_accesses, register_hits
+    return counted_groups, counted_cycles, requests, accesses, bank_accesses, register_hits, latch_hits
 
 
 def sram_conflicts(addresses_bytes: np.ndarray, geometry: SramGeometry, broadcast: bool = True,
-                   word_registers: bool = True, measured: np.ndarray | None = None) -> SramConflictResult:
+                   word_registers: bool = True, measured: np.ndarray | None = None,
+                   bank_latches: bool = True) -> SramConflictResult:
     """Cycles and bank conflicts of an access pattern ``[groups, P]`` (negative = empty slot), with
-    within-group ``broadcast`` and per-slot ``word_registers``, over the ``measured`` groups (default
-    all; the rest are warm-up, module docstring)."""
+    within-group ``broadcast``, per-slot ``word_registers`` and per-bank output ``bank_latches``, over
+    the ``measured`` groups (default all; the rest are warm-up, module docstring)."""
     addr = np.asarray(addresses_bytes)
     if addr.ndim == 1:
         addr = addr[None, :]
@@ -169,10 +206,10 @@ def sram_conflicts(addresses_bytes: np.ndarray, geometry: SramGeometry, broadcas
     measured = np.ascontiguousarray(measured, dtype=np.bool_)
     if measured.shape != (addr.shape[0],):
         raise ValueError("measured must be one flag per group")
-    groups, cycles, requests, accesses, bank_accesses, register_hits = sram_conflict_kernel(
+    groups, cycles, requests, accesses, bank_accesses, register_hits, latch_hits = sram_conflict_kernel(
         addr, geometry.bank_width_bytes, geometry.banks, geometry.ports, broadcast, geometry.access_cycles,
-        word_registers, measured)
+        word_registers, measured, bank_latches)
     groups = int(groups)
     return SramConflictResult(groups=groups, requests=int(requests), accesses=int(accesses), cycles=int(cycles),
                               stall_cycles=int(cycles) - groups, bank_accesses=bank_accesses,
-                              register_hits=int(register_hits))
+                              register_hits=int(register_hits), latch_hits=int(latch_hits))
