@@ -223,8 +223,8 @@ class MapperConfig(BaseModel):
     model_config = _Strict
 
     objective: Literal["energy", "latency", "edp"] = Field(
-        "energy", description="what the mapper minimises per layer: energy (default: the figure accelsim reports), "
-                              "latency, or their product (edp)")
+        "edp", description="what the mapper minimises per layer: edp (default: energy x latency, Timeloop's default "
+                           "metric, which trades neither away for a sliver of the other), energy, or latency")
 
 
 class DecoderConfig(BaseModel):
