@@ -93,6 +93,18 @@ def test_compute_cycles_do_not_depend_on_sram_sizes():
         assert a[key] == b[key], key
 
 
+def test_every_sram_pair_has_the_same_compute_cycles():
+    """Wherever SCALE-Sim ran the same array, dataflow and topology row at two SRAM sizes, compute cycles,
+    stall cycles and SRAM counts agree (compare.sram_pairs; the doc's table of them)."""
+    pairs = [(a, b, l) for a, b, l in compare.sram_pairs() if (a.name, l) in CACHED and (b.name, l) in CACHED]
+    for a, b, layer in pairs:
+        ra = {**_raw(a.name, layer, "COMPUTE_REPORT.csv"), **_raw(a.name, layer, "DETAILED_ACCESS_REPORT.csv")}
+        rb = {**_raw(b.name, layer, "COMPUTE_REPORT.csv"), **_raw(b.name, layer, "DETAILED_ACCESS_REPORT.csv")}
+        for key in compare.SRAM_EQUAL:
+            assert float(ra[key]) == float(rb[key]), (a.name, b.name, layer, key)
+    assert ("conv1", "32x32-ws", "227-32x32-ws") in {(l, a.name, b.name) for a, b, l in compare.sram_pairs()}
+
+
 @pytest.mark.skipif(("227-32x32-is", "conv1") not in CACHED, reason="227-32x32-is conv1 not cached")
 def test_conv1_is_by_hand():
     """IS on 32x32: the im2col input (363 x 3025) stays in the array, ceil(363/32) = 12 row folds x

@@ -407,6 +407,48 @@ def peer_table(rows: list[LayerComparison], designs: list[Design]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sram_pairs() -> list[tuple[Design, Design, str]]:
+    """(design, design, layer) run by SCALE-Sim with the same array, dataflow and topology row but
+    different SRAM sizes: conv1, conv3, fc6 and fc7 of a grouped point against its 64/64/32 KiB
+    ``227-`` twin, and every layer of a ``227-`` point against its ``227-emb-`` twin."""
+    out = []
+    for i, a in enumerate(ALL_DESIGNS):
+        for b in ALL_DESIGNS[i + 1:]:
+            if (a.rows, a.cols, a.dataflow) != (b.rows, b.cols, b.dataflow) or a.sram_kib == b.sram_kib:
+                continue
+            out += [(a, b, la.name) for la in a.layers if la == b.layer(la.name)]
+    return out
+
+
+SRAM_EQUAL = ("Total Cycles", "Stall Cycles", "SRAM IFMAP Reads", "SRAM Filter Reads", "SRAM OFMAP Writes")
+
+
+def sram_table(cache: Path = CACHE) -> str:
+    """Evidence that SCALE-Sim's compute cycles do not depend on the SRAM sizes: every cached pair of
+    ``sram_pairs``, with its compute cycles and whether Total Cycles, Stall Cycles and the SRAM counts
+    are equal (the DRAM schedule and "Total Cycles (incl. prefetch)" may differ)."""
+    lines = ["| layer | design point (SRAM kB) | compute cycles | design point (SRAM kB) | compute cycles | "
+             "Total, Stall Cycles and SRAM counts equal | DRAM counts equal |",
+             "|---|---|---:|---|---:|---|---|"]
+    n = 0
+    for a, b, layer in sram_pairs():
+        fa, fb = cache / a.name / layer, cache / b.name / layer
+        if not ((fa / "run.json").is_file() and (fb / "run.json").is_file()):
+            continue
+        ra = {**_report_row(fa / "COMPUTE_REPORT.csv"), **_report_row(fa / "DETAILED_ACCESS_REPORT.csv")}
+        rb = {**_report_row(fb / "COMPUTE_REPORT.csv"), **_report_row(fb / "DETAILED_ACCESS_REPORT.csv")}
+        ca, cb = ra["Total Cycles"] - ra["Stall Cycles"], rb["Total Cycles"] - rb["Stall Cycles"]
+        same = all(ra[k] == rb[k] for k in SRAM_EQUAL)
+        dram = all(ra[k] == rb[k] for k in ("DRAM IFMAP Reads", "DRAM Filter Reads", "DRAM OFMAP Writes"))
+        lines.append(f"| {layer} | {a.name} ({'/'.join(map(str, a.sram_kib))}) | {fmt(ca)} | {b.name} "
+                     f"({'/'.join(map(str, b.sram_kib))}) | {fmt(cb)} | {'yes' if same else '**no**'} | "
+                     f"{'yes' if dram else 'no'} |")
+        n += 1
+    if not n:
+        return "*No layer cached at two SRAM sizes yet.*\n"
+    return "\n".join(lines) + "\n"
+
+
 def totals(rows: list[LayerComparison], designs: list[Design] = DESIGNS) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for d in designs:
@@ -553,6 +595,7 @@ def blocks(rows: list[LayerComparison], network: dict[str, float | None] | None 
         for d in designs:
             out[f"layers-{d.name}"] = layer_table(rows, d.name)
             out[f"cycles-{d.name}"] = cycles_table(rows, d.name) or f"*{d.name}: no cached SCALE-Sim reports yet.*\n"
+    out["227-sram"] = sram_table()
     return out
 
 
