@@ -553,6 +553,9 @@ def summary_table(rows: list[LayerComparison], designs: list[Design] = DESIGNS, 
         cached = f"{len(rs)} of {len(d.layers)}"
         if all_layers and 0 < len(rs) < len(d.layers):
             cached += " (" + ", ".join(r.layer for r in rs) + ")"
+        if not shown:
+            lines.append(f"| {d.name} | {cached} | – | – | – | – |")
+            continue
         if any(r.accel is None for r in shown):
             lines.append(f"| {d.name} | {cached} | accelsim: {NOT_YET} | – | accelsim: {NOT_YET} | – |")
             continue
