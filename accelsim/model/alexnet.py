@@ -4,6 +4,8 @@ DeepPed (Tome et al., arXiv 1510.03608) scores each 227x227 proposal crop with a
 The layout follows Caffe's reference model: grouped conv2/4/5 (groups=2, a relic of the two-GPU split
 that halves those layers' weights), LRN after conv1 and conv2, and a 2-class fc8 (pedestrian or not).
 With these shapes the classifier has 56.9 M weights, 227.5 MB in fp32 (../shared/REFERENCES.md).
+``grouped=False`` gives the same layers with every convolution in one group (the single-GPU AlexNet of
+SCALE-Sim's and most peer tools' topologies): the workload-only ``alexnet-227`` model.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from torch import nn
 
 class AlexNetClassifier(nn.Module):
     """AlexNet-shaped classifier; ``width`` scales every channel count, ``fc`` the hidden fc width, so
-    that small trainable variants keep the same layer kinds and grouping."""
+    that small trainable variants keep the same layer kinds and grouping. ``grouped`` (Caffe's layout)
+    splits conv2, conv4 and conv5 into two groups; ``grouped=False`` keeps every convolution whole."""
 
-    def __init__(self, num_classes: int = 2, width: float = 1.0, fc: int = 4096, input_size: int = 227):
+    def __init__(self, num_classes: int = 2, width: float = 1.0, fc: int = 4096, input_size: int = 227,
+                 grouped: bool = True):
         super().__init__()
+        g = 2 if grouped else 1
 
         def ch(n: int) -> int:
             return max(2, int(round(n * width / 2)) * 2)  # even, so groups=2 divides it
@@ -30,15 +35,15 @@ class AlexNetClassifier(nn.Module):
         self.relu1 = nn.ReLU(inplace=True)
         self.pool1 = nn.MaxPool2d(kernel_size=3, stride=2)
         self.norm1 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
-        self.conv2 = nn.Conv2d(c1, c2, kernel_size=5, padding=2, groups=2)
+        self.conv2 = nn.Conv2d(c1, c2, kernel_size=5, padding=2, groups=g)
         self.relu2 = nn.ReLU(inplace=True)
         self.pool2 = nn.MaxPool2d(kernel_size=3, stride=2)
         self.norm2 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
         self.conv3 = nn.Conv2d(c2, c3, kernel_size=3, padding=1)
         self.relu3 = nn.ReLU(inplace=True)
-        self.conv4 = nn.Conv2d(c3, c4, kernel_size=3, padding=1, groups=2)
+        self.conv4 = nn.Conv2d(c3, c4, kernel_size=3, padding=1, groups=g)
         self.relu4 = nn.ReLU(inplace=True)
-        self.conv5 = nn.Conv2d(c4, c5, kernel_size=3, padding=1, groups=2)
+        self.conv5 = nn.Conv2d(c4, c5, kernel_size=3, padding=1, groups=g)
         self.relu5 = nn.ReLU(inplace=True)
         self.pool5 = nn.MaxPool2d(kernel_size=3, stride=2)
         spatial = _pool5_size(input_size)

@@ -144,6 +144,17 @@ register(
 
 register(
     ModelEntry(
+        name="alexnet-227",
+        description="Ungrouped AlexNet-227 (every conv in one group, 1,000 classes, 1,135 M MACs per "
+        "image), seeded untrained weights: a workload-only model for validating against peer tools "
+        "(SCALE-Sim), not a detector",
+        factory=lambda: AlexNetClassifier(num_classes=1000, grouped=False),
+        input_shape=(3, 227, 227),
+    )
+)
+
+register(
+    ModelEntry(
         name="toy-bars",
         description="Small trained CNN (conv1, conv2, fc1, fc2; 9.5 k weights) on a procedural 16x16 "
         "upright-bar 'pedestrian' task; ships training data, so it can be fine-tuned",

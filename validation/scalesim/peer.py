@@ -1,6 +1,8 @@
 """Run SCALE-Sim (in its own virtual environment) one layer at a time and cache its reports.
 
     python validation/scalesim/peer.py [--design 32x32-ws ...] [--layer conv1 ...] [--force]
+    python validation/scalesim/peer.py --workload alexnet-227      # every design of one workload
+    python validation/scalesim/peer.py --dry-run                   # print the queue, run nothing
 
 Each (design point, layer) runs as its own process under ``nice -n 10``, an address-space cap
 (``prlimit --as``) and ``/usr/bin/time -v`` (wall time, peak RSS), one process at a time. Its three
@@ -26,13 +28,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from designs import CACHE, DESIGN_BY_NAME, DESIGNS, HERE, LAYER_BY_NAME, LAYERS, write_inputs  # noqa: E402
+from designs import ALL_DESIGNS, CACHE, DESIGN_BY_NAME, HERE, LAYERS, WORKLOADS, write_inputs  # noqa: E402
 
 SCALESIM_PYTHON = os.environ.get("SCALESIM_PYTHON", "/work/venvs/scalesim/bin/python")
 MEMORY_CAP_BYTES = int(os.environ.get("SCALESIM_MEMORY_CAP", 14_000_000_000))
 REPORTS = ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv")
-# Order of work: the matched 32x32 comparison first, conv layers before the slow fc layers.
-ORDER = ["32x32-ws", "32x32-os", "16x16-ws", "16x16-os"]
+ORDER = [d.name for d in ALL_DESIGNS]
+LAYER_NAMES = [l.name for l in LAYERS]  # the same eight names in both workloads
 
 
 def scalesim_version() -> str:
@@ -79,8 +81,11 @@ def run_one(design: str, layer: str, version: str, cache: Path = CACHE) -> dict:
         "layer": layer,
         "command": " ".join(["nice", "-n", "10", "/usr/bin/time", "-v", "prlimit", f"--as={MEMORY_CAP_BYTES}",
                              "$SCALESIM_PYTHON", "validation/scalesim/run_scalesim.py", design, layer, "OUTDIR"]),
-        "inputs": [f"validation/scalesim/inputs/{design}.cfg", f"validation/scalesim/inputs/topology-{layer}.csv",
-                   f"validation/scalesim/inputs/layout-{layer}.csv"],
+        "workload": DESIGN_BY_NAME[design].workload,
+        "sram_kib": list(DESIGN_BY_NAME[design].sram_kib),
+        "inputs": [str(path.relative_to(HERE.parent.parent)) for path in
+                   (DESIGN_BY_NAME[design].cfg_path(), DESIGN_BY_NAME[design].topology_path(layer),
+                    DESIGN_BY_NAME[design].layout_path(layer))],
         "version": version,
         "date_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_s": timing["wall_s"],
@@ -101,7 +106,7 @@ def load_runs() -> list[dict]:
 
 
 def write_provenance() -> Path:
-    runs = sorted(load_runs(), key=lambda r: (ORDER.index(r["design"]), [l.name for l in LAYERS].index(r["layer"])))
+    runs = sorted(load_runs(), key=lambda r: (ORDER.index(r["design"]), LAYER_NAMES.index(r["layer"])))
     lines = [
         "# Provenance of the cached SCALE-Sim reports",
         "",
@@ -113,36 +118,67 @@ def write_provenance() -> Path:
         "start, imports, simulation, reports). The files kept per run are SCALE-Sim's COMPUTE_REPORT.csv,",
         "BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv, unmodified.",
         "",
-        "| design | layer | SCALE-Sim | date (UTC) | wall s | CPU s | peak RSS GiB | command |",
-        "|---|---|---|---|---:|---:|---:|---|",
+        "Workloads: " + "; ".join(f"`{w.key}`: {w.label}" for w in WORKLOADS.values()) + ". SRAM is",
+        "SCALE-Sim's ifmap/filter/ofmap kB (1024 bytes).",
+        "",
+        "| design | workload | SRAM kB | layer | SCALE-Sim | date (UTC) | wall s | CPU s | peak RSS GiB | command |",
+        "|---|---|---|---|---|---|---:|---:|---:|---|",
     ]
     for r in runs:
-        lines.append(f"| {r['design']} | {r['layer']} | {r['version']} | {r['date_utc']} | {r['wall_s']:.1f} | "
-                     f"{r['user_cpu_s']:.1f} | {r['peak_rss_bytes'] / 2**30:.2f} | `{r['command']}` |")
+        d = DESIGN_BY_NAME[r["design"]]
+        lines.append(f"| {r['design']} | {d.workload} | {'/'.join(map(str, d.sram_kib))} | {r['layer']} | {r['version']} | "
+                     f"{r['date_utc']} | {r['wall_s']:.1f} | {r['user_cpu_s']:.1f} | {r['peak_rss_bytes'] / 2**30:.2f} | "
+                     f"`{r['command']}` |")
     path = CACHE / "PROVENANCE.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
+def priority(design: str, layer: str) -> tuple:
+    """Order of work, most informative first. fc6 and fc7 are the slow runs (one pixel, thousands of
+    folds: 6-17 minutes and up to 12 GiB each); the other layers take seconds to minutes.
+
+    0. the grouped DeepPed points: 32x32 before 16x16, conv layers before fc layers;
+    1. alexnet-227 on SCALE-Sim's terms (64/64/32 KiB): every conv layer and fc8 of all six points;
+    2. fc6 and fc7 of the input-stationary points (no other cache has an IS run);
+    3. the conv layers of the weight-stationary points at the embedded shares (64/384/64 KiB): ungrouped
+       conv2/4/5 have no counterpart in the grouped cache, and they take minutes;
+    4. fc6 and fc7 of the WS and OS points (the grouped cache has runs of the same shapes);
+    5. the rest of the embedded-share points."""
+    d = DESIGN_BY_NAME[design]
+    slow = layer in ("fc6", "fc7")
+    if d.workload == "deepped-alexnet":
+        tier = (0, d.rows != 32, layer.startswith("fc"))
+    elif d.sram_kib != DESIGN_BY_NAME["32x32-ws"].sram_kib:
+        tier = (1,) if not slow else (2,) if d.dataflow == "is" else (4,)
+    else:
+        tier = (3,) if d.dataflow == "ws" and layer.startswith("conv") else (5, slow)
+    return tier + (ORDER.index(design), LAYER_NAMES.index(layer))
+
+
 def queue(designs: list[str], layers: list[str], force: bool) -> list[tuple[str, str]]:
-    """Runs still missing, in order of priority: every layer of the matched 32x32 points, then the
-    16x16 points (conv layers before the fc layers, which are the slowest: one pixel, thousands of folds)."""
+    """Runs still missing, in order of priority (see ``priority``)."""
     todo = [(d, l) for d in designs for l in layers if force or not (CACHE / d / l / "run.json").is_file()]
-    names = [l.name for l in LAYERS]
-    return sorted(todo, key=lambda t: (not t[0].startswith("32x32"), t[1].startswith("fc"), ORDER.index(t[0]),
-                                       names.index(t[1])))
+    return sorted(todo, key=lambda t: priority(*t))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--design", action="append", choices=list(DESIGN_BY_NAME))
-    parser.add_argument("--layer", action="append", choices=list(LAYER_BY_NAME))
+    parser.add_argument("--workload", action="append", choices=list(WORKLOADS))
+    parser.add_argument("--layer", action="append", choices=LAYER_NAMES)
     parser.add_argument("--force", action="store_true", help="rerun layers already cached")
+    parser.add_argument("--dry-run", action="store_true", help="print the queue and stop")
     args = parser.parse_args(argv)
     write_inputs()
+    designs = args.design or [d.name for d in ALL_DESIGNS if not args.workload or d.workload in args.workload]
+    todo = queue(designs, args.layer or LAYER_NAMES, args.force)
+    if args.dry_run:
+        for design, layer in todo:
+            print(design, layer)
+        return 0
     version = scalesim_version()
-    todo = queue(args.design or [d.name for d in DESIGNS], args.layer or [l.name for l in LAYERS], args.force)
     print(f"{len(todo)} SCALE-Sim runs to do with {version}", flush=True)
     failures = 0
     for design, layer in todo:
