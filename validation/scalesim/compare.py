@@ -184,61 +184,43 @@ def accelsim_unsupported(design: Design) -> str | None:
 
 
 def accelsim_layer(layer, accel) -> AccelCounts:
-    """Simulate ``layer`` alone (one proposal) and split its SRAM traffic by operand.
-
-    The split applies accelsim's own formulas (accelsim/sim/mapping.py: column_passes,
-    partial_sum_bytes, output_departures) to the tiling decision (plan_traffic) and is checked against
-    the engine's total SRAM reads and writes."""
-    from accelsim.sim.frame import plan_frame, simulate_frame
+    """Simulate ``layer`` alone (one proposal) and read its traffic by operand from the layer row
+    (`LayerRow`: weights, inputs, partial sums and outputs, SRAM and DRAM), checked to add up to the
+    engine's totals."""
+    from accelsim.sim.frame import simulate_frame
     from accelsim.sim.mac_array import mac_array_cycles
-    from accelsim.sim.mapping import WeightStream, column_passes, output_departures, partial_sum_bytes, plan_traffic
 
     frame = simulate_frame([layer], accel, 1)
     row = frame.layers.iloc[0]
-    streams = {layer.name: WeightStream.for_layer(layer, accel)}
-    plan = plan_frame([layer], streams, accel, 1, {})
-    m = plan.mappings[0][0]
-    tr = plan_traffic(layer, streams[layer.name], accel, 1, pinned=m.pinned, stream_buffer_bytes=plan.stream_buffer_bytes,
-                      input_on_chip=m.input_on_chip, output_on_chip=m.output_on_chip)
     assert float(row["conflict_cycles"]) == 0, "the matched configs must have no bank conflicts (rows_used = rows)"
-    b = accel.act_bytes
-    rows_used = accel.rows
-    vectors = layer.out_pixels
-    chunk_vectors = [vectors // tr.chunks + (1 if i < vectors % tr.chunks else 0) for i in range(tr.chunks)]
-    wt = tr.tiles
-    col_passes = column_passes(layer.out_units, accel.cols)
-    departures = output_departures(wt, accel.dataflow, layer.fan_in, rows_used)
-    weight_bytes = float(tr.tile_weight_bytes.sum())
-    ifmap = vectors * layer.fan_in * col_passes * b
-    psum_w, psum_r = partial_sum_bytes(vectors, wt.group_units, departures, b, accel.accumulator_bytes)
-    if accel.dataflow == "ws":
-        filt = weight_bytes * tr.weight_reads
-    else:
-        filt = weight_bytes * sum(math.ceil(v / rows_used) for v in chunk_vectors)
-    out_dram = m.dram_write_bytes
-    fills = m.dram_read_bytes
-    reads = ifmap + psum_r + filt + out_dram
-    writes = psum_w + fills
-    if accel.dataflow in ("ws", "os"):  # the split's formulas; another dataflow shows cycles and totals only
-        assert math.isclose(reads, m.sram_read_bytes, rel_tol=1e-9), (layer.name, reads, m.sram_read_bytes)
-        assert math.isclose(writes, m.sram_write_bytes, rel_tol=1e-9), (layer.name, writes, m.sram_write_bytes)
-    else:
-        ifmap = filt = psum_r = float("nan")
+    ops = ("weights", "inputs", "psums", "outputs")
+    for level, way in (("sram", "read"), ("sram", "write"), ("dram", "read"), ("dram", "write")):
+        parts = sum(float(row[f"{op}_{level}_{way}_bytes"]) for op in ops)
+        total = float(row[f"{level}_{way}_bytes"]) if level == "sram" else None
+        if total is not None:
+            assert math.isclose(parts, total, rel_tol=1e-9), (layer.name, level, way, parts, total)
+    b, acc = accel.act_bytes, accel.accumulator_bytes
     cold = frame.figures.cold_frame_extra_dram_read_bytes
-    one_chunk = mac_array_cycles(accel.rows, accel.cols, accel.dataflow, vectors, layer.fan_in, layer.out_units).cycles
+    one_chunk = mac_array_cycles(accel.rows, accel.cols, accel.dataflow, layer.out_pixels, layer.fan_in, layer.out_units,
+                                 layer.groups, overlap=accel.overlap_stationary).cycles
+    psum_writes = float(row["psums_sram_write_bytes"])
     return AccelCounts(
         cycles=float(row["cycles"]), mac_cycles=float(row["mac_cycles"]), one_chunk_cycles=int(one_chunk),
-        chunks=tr.chunks, weight_tiles=int(row["weight_tiles"]), order=str(row["loop_order"]), pinned=bool(m.pinned),
-        sram_ifmap_reads=ifmap, sram_filter_reads=filt, sram_psum_reads=psum_r,
-        sram_ofmap_writes=vectors * float((wt.group_units * departures).sum()), sram_ofmap_write_bytes=psum_w,
-        sram_ofmap_to_dram_reads=out_dram, sram_fill_writes=fills,
-        dram_ifmap_reads=m.dram_read_bytes - m.weight_dram_bytes,
-        dram_filter_reads=m.weight_dram_bytes + (streams[layer.name].total_bytes if m.pinned else 0.0),
-        dram_ofmap_writes=m.dram_write_bytes,
+        chunks=int(row["activation_chunks"]), weight_tiles=int(row["weight_tiles"]), order=str(row["loop_order"]),
+        pinned=bool(row["pinned"]),
+        sram_ifmap_reads=float(row["inputs_sram_read_bytes"]), sram_filter_reads=float(row["weights_sram_read_bytes"]),
+        sram_psum_reads=float(row["psums_sram_read_bytes"]),
+        sram_ofmap_writes=float(row["outputs_sram_write_bytes"]) / b + psum_writes / acc,
+        sram_ofmap_write_bytes=float(row["outputs_sram_write_bytes"]) + psum_writes,
+        sram_ofmap_to_dram_reads=float(row["outputs_sram_read_bytes"]),
+        sram_fill_writes=float(row["weights_sram_write_bytes"]) + float(row["inputs_sram_write_bytes"]),
+        dram_ifmap_reads=float(row["inputs_dram_read_bytes"]),
+        dram_filter_reads=float(row["weights_dram_read_bytes"]) + (cold if bool(row["pinned"]) else 0.0),
+        dram_ofmap_writes=float(row["outputs_dram_write_bytes"]) + float(row["psums_dram_write_bytes"]),
         engine_dram_read_bytes=float(row["dram_read_bytes"]) + cold,
         conflict_cycles=float(row["conflict_cycles"]),
-        extra={"weight_bytes": weight_bytes, "departures": [int(d) for d in departures], "col_passes": col_passes,
-               "chunk_vectors": chunk_vectors},
+        extra={"input_mode": str(row["input_mode"]), "chunk_vectors": int(row["chunk_vectors"]),
+               "psum_spill_bytes": float(row["psum_spill_bytes"]), "rows_used": int(row["rows_used"])},
     )
 
 
