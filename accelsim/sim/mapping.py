@@ -165,8 +165,9 @@ class Choice:
 
 def tile_sizes(stream: WeightStream, buffer_bytes: float) -> np.ndarray:
     """Candidate weight tile sizes in bytes: every whole byte up to 64 B, then quarter octaves ``2**(j/4)``,
-    that fit ``buffer_bytes`` and are no finer than `MAX_WEIGHT_TILES` tiles, plus the whole stream when it fits. The ladder does not depend
-    on the buffer except through its top, so a bigger buffer only adds sizes."""
+    that fit ``buffer_bytes`` and are no finer than `MAX_WEIGHT_TILES` tiles, plus the whole stream when it
+    fits. The ladder does not depend on the buffer except through its top, so a bigger buffer only adds
+    sizes."""
     total = stream.total_bytes
     low = max(stream.fixed_bits / 8 + 1, total / MAX_WEIGHT_TILES)
     top = min(buffer_bytes, total)
@@ -310,6 +311,7 @@ class _Candidates:
     input_sram_reads: np.ndarray  # input operands into the array, bytes
     weight_sram_reads: np.ndarray  # weight stream into the array, bytes
     out_bytes: float  # final outputs written to the SRAM
+    tiles: np.ndarray  # weight tiles
     cycles: np.ndarray
     energy: np.ndarray
 
@@ -375,7 +377,10 @@ def _candidates(layer: Layer, accel: Accelerator, comp: _Compute, til: _Tiling, 
     dram_read = w_dram + in_d + psum_dram
     dram_write = out_dram + psum_dram
     bw = accel.dram_bytes_per_cycle
-    exposed = (til.first_bytes[s] + (in_dram + out_dram) * nv / vectors) / bw  # first load, last write-back
+    # The first load and the last write-back are exposed; the array starts only once its first fold's
+    # weights are in, so a first tile smaller than a fold's share of the stream saves nothing.
+    fold_bytes = 0.0 if pinned else weight_bytes * accel.rows * min(accel.cols, mg) / max(1, layer.fan_in * layer.out_units)
+    exposed = (np.maximum(til.first_bytes[s], np.minimum(fold_bytes, weight_bytes)) + (in_dram + out_dram) * nv / vectors) / bw
     cycles = np.maximum(comp.total[n], (dram_read + dram_write) / bw) + exposed
     lookups = comp.lookups[n, 0] * (C - 1) + comp.lookups[n, 1]
     e = accel.energies
@@ -384,7 +389,7 @@ def _candidates(layer: Layer, accel: Accelerator, comp: _Compute, til: _Tiling, 
               + sram_pj + lookups * e.decoder_lookup_pj
               + (e.sram_leakage_mw + e.other_leakage_mw + accel.dram_energy.background_mw) * cycles * accel.cycle_ns)
     return _Candidates(s, n, o, m, feasible, w_dram, in_d, out_dram, psum_dram, psum_total, input_reads,
-                       weight_reads, out_bytes, cycles, energy)
+                       weight_reads, out_bytes, T, cycles, energy)
 
 
 def objective_value(energy_pj, cycles, objective: str):
@@ -398,9 +403,11 @@ def objective_value(energy_pj, cycles, objective: str):
 
 
 def choose(c: _Candidates, objective: str) -> int:
-    """Index of the best feasible candidate: the objective, then DRAM bytes, then cycles, then order."""
+    """Index of the best feasible candidate: the objective, then DRAM bytes, then cycles, then fewer weight
+    tiles (fewer transfers), then order."""
     idx = np.flatnonzero(c.feasible)
-    keys = (np.arange(idx.size), c.cycles[idx], c.dram[idx], objective_value(c.energy, c.cycles, objective)[idx])
+    keys = (np.arange(idx.size), c.tiles[idx], c.cycles[idx], c.dram[idx],
+            objective_value(c.energy, c.cycles, objective)[idx])
     return int(idx[np.lexsort(keys)[0]])
 
 
