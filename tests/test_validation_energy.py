@@ -44,18 +44,38 @@ def test_matched_case_workload_by_hand():
     assert M.weights("conv2") == 307_200 and M.weights("fc6") == 37_748_736
 
 
+# the peers' own AlexNet-227: the same layers ungrouped
+HAND_MACS_227 = {**HAND_MACS, "conv2": 256 * 96 * 25 * 27 * 27, "conv4": 384 * 384 * 9 * 13 * 13,
+                 "conv5": 256 * 384 * 9 * 13 * 13}
+HAND = {"deepped-alexnet": HAND_MACS, "alexnet-227": HAND_MACS_227}
+
+
+def test_matched_case_workloads_by_hand():
+    assert set(M.WORKLOADS) == set(HAND) and M.DEFAULT_WORKLOAD == "deepped-alexnet"
+    assert {n: M.macs(n, "alexnet-227") for n in M.LAYERS} == HAND_MACS_227
+    assert sum(HAND_MACS_227.values()) == 1_135_256_096  # the catalogue's alexnet-227: 1,135 M MACs
+    assert M.weights("conv2", "alexnet-227") == 614_400
+    assert (M.suffix(), M.suffix("alexnet-227")) == ("", "-alexnet-227")
+    assert compare.cache_name("zigzag") == "zigzag.json"
+    assert compare.cache_name("nndf", "alexnet-227") == "nndf-alexnet-227.json"
+    assert (compare.doc_marker(), compare.doc_marker("alexnet-227")) == ("energy", "energy-alexnet-227")
+    with pytest.raises(ValueError, match="unknown workload"):
+        M.layers("vgg16")
+
+
+@pytest.mark.parametrize("workload", list(M.WORKLOADS))
 @pytest.mark.parametrize("peer", list(compare.PEERS))
-def test_cached_peer_outputs_parse(peer):
-    data = compare.load_peer(peer)  # checks provenance and the eight layers with every field
+def test_cached_peer_outputs_parse(peer, workload):
+    data = compare.load_peer(peer, workload)  # checks provenance, workload and the eight layers with every field
     assert data["provenance"]["tool"].startswith({"zigzag": "zigzag-dse 3.9.1", "nndf": "nn-dataflow 2.1"}[peer])
     for r in data["layers"]:
-        assert r["macs"] == HAND_MACS[r["layer"]]  # the peer ran the matched workload
+        assert r["macs"] == HAND[workload][r["layer"]]  # the peer ran the matched workload
         assert r["energy_mac_pj"] == pytest.approx(r["macs"] * M.MAC_PJ)  # ... with the matched MAC cost
         parts = r["energy_mac_pj"] + r["energy_sram_pj"] + r["energy_dram_pj"]
         assert parts == pytest.approx(r["energy_total_pj"], rel=1e-9)  # nothing else costs energy
         assert r["energy_dram_pj"] == pytest.approx(r["dram_bytes"] * 8 * M.DRAM_PJ_PER_BIT, rel=1e-9)
         # every weight crosses the DRAM bus at least once
-        assert r["dram_bytes"] >= M.weights(r["layer"])
+        assert r["dram_bytes"] >= M.weights(r["layer"], workload)
     assert data["total_energy_pj"] == pytest.approx(sum(r["energy_total_pj"] for r in data["layers"]))
 
 
@@ -67,6 +87,11 @@ def test_check_peer_refuses_an_incomplete_output():
     bad = {**data, "provenance": {k: v for k, v in data["provenance"].items() if k != "wall_s"}}
     with pytest.raises(ValueError, match="wall_s"):
         compare.check_peer(bad)
+    with pytest.raises(ValueError, match="ran workload 'deepped-alexnet'"):
+        compare.check_peer(data, "alexnet-227")  # a grouped run offered as the ungrouped one
+    bad = {**data, "provenance": {**data["provenance"], "workload": "alexnet-227"}}
+    with pytest.raises(ValueError, match="MACs"):
+        compare.check_peer(bad, "alexnet-227")  # labelled ungrouped, but holds the grouped layers
 
 
 def _tool(values: dict) -> dict:
@@ -86,11 +111,12 @@ def test_comparison_ratios_by_hand():
     assert cmp["total"]["vs_nndf"]["dram_bytes"] == pytest.approx(880 / (880 + 7 * 200) - 1)
 
 
-def test_cached_comparison_prints_the_ratios_it_computes():
-    acc_data = json.loads((ENERGY / "cache" / "accelsim.json").read_text())
+@pytest.mark.parametrize("workload", list(M.WORKLOADS))
+def test_cached_comparison_prints_the_ratios_it_computes(workload):
+    acc_data = json.loads((ENERGY / "cache" / compare.cache_name("accelsim", workload)).read_text())
     assert [r["layer"] for r in acc_data["layers"]] == list(M.LAYERS)
-    assert all(r["macs"] == HAND_MACS[r["layer"]] for r in acc_data["layers"])
-    peers = {n: compare.load_peer(n) for n in compare.PEERS}
+    assert all(r["macs"] == HAND[workload][r["layer"]] for r in acc_data["layers"])
+    peers = {n: compare.load_peer(n, workload) for n in compare.PEERS}
     cmp = compare.compare(acc_data, peers)
     # fc6 energy and total DRAM traffic against ZigZag, by hand from the cached numbers
     fc6 = {n: next(r for r in d["layers"] if r["layer"] == "fc6") for n, d in (("a", acc_data), ("z", peers["zigzag"]))}

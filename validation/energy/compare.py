@@ -4,14 +4,20 @@
     python validation/energy/compare.py --no-doc        # print only
     python validation/energy/compare.py --rerun-peer    # rerun both peers first (one at a time, nice -n 10)
     python validation/energy/compare.py --rerun-peer zigzag
+    python validation/energy/compare.py --workload alexnet-227   # the peers' own, ungrouped AlexNet
 
 The matched case is defined once in ``matched.py`` (dense AlexNet-227, batch 1, 16x16 weight-stationary
-array, 64/64/32 KiB input/weight/output SRAM, 8 B/cycle DRAM, the same unit costs everywhere).
-accelsim runs it with ``matched-16x16-ws.yaml``, the unit costs of ``tech/matched-45nm.yaml`` and the
-plan ``dense-fixed8.yaml`` on a bias-free, 1000-class ``AlexNetClassifier`` (compression only quantizes
-to 8 bits: about 10 s). The peers run in their own environments (``run_zigzag.py``, ``run_nndf.py``);
+array, 64/64/32 KiB input/weight/output SRAM, 8 B/cycle DRAM, the same unit costs everywhere), with
+two workloads on the same hardware: ``deepped-alexnet`` (the default: the Caffe layout, groups of 2 on
+conv2/4/5) and ``alexnet-227`` (every convolution in one group). accelsim runs it with
+``matched-16x16-ws.yaml``, the unit costs of ``tech/matched-45nm.yaml`` and the plan ``dense-fixed8.yaml``
+on a bias-free, 1000-class ``AlexNetClassifier`` (grouped; for ``alexnet-227`` the catalogue's model
+``alexnet-227``, ungrouped; compression only quantizes to 8 bits: about 10 s). The peers run in their own environments (``run_zigzag.py``, ``run_nndf.py``);
 their per-layer results are cached in ``cache/`` with their provenance, so this script reruns in
 seconds. accelsim's own latest figures are written to ``cache/accelsim.json`` (what the doc shows).
+Files of a workload other than the default carry its name (``cache/zigzag-alexnet-227.json``,
+``cache/nndf-alexnet-227.json``, ``cache/accelsim-alexnet-227.json``), and its tables go between their own
+markers in docs/validation.md (``energy-alexnet-227``; the default's are ``energy``).
 """
 
 from __future__ import annotations
@@ -35,9 +41,9 @@ from docblock import replace_block  # noqa: E402
 
 PEERS = {
     "zigzag": {"label": "ZigZag", "python": "/work/venvs/zigzag/bin/python", "script": "run_zigzag.py",
-               "cache": "zigzag.json"},
+               "cache": "zigzag{}.json"},
     "nndf": {"label": "nn-dataflow", "python": "/work/venvs/nndf/bin/python", "script": "run_nndf.py",
-             "cache": "nndf.json"},
+             "cache": "nndf{}.json"},
 }
 HW = HERE / "matched-16x16-ws.yaml"
 PLAN = HERE / "dense-fixed8.yaml"
@@ -47,22 +53,41 @@ TARGET_ENERGY, TARGET_DRAM = 0.10, 0.05  # the issue's targets
 
 # --- accelsim ------------------------------------------------------------------------------------------
 
-def run_accelsim() -> dict:
+def doc_marker(workload: str = M.DEFAULT_WORKLOAD) -> str:
+    """The docs/validation.md markers that hold ``workload``'s tables."""
+    return "energy" + M.suffix(workload)
+
+
+def command(workload: str = M.DEFAULT_WORKLOAD) -> str:
+    suffix = M.suffix(workload)
+    return "python validation/energy/compare.py" + (f" --workload {workload}" if suffix else "")
+
+
+def run_accelsim(workload: str = M.DEFAULT_WORKLOAD) -> dict:
     """Simulate the matched case; per compared layer the same fields the peers' caches carry."""
     from torch import nn
 
     from accelsim.compress import compress, load_plan
     from accelsim.config import load_hwconfig
     from accelsim.model.alexnet import AlexNetClassifier, init_gaussian_
+    from accelsim.model.registry import get_model
     from accelsim.sim.build import accelerator_from_config
     from accelsim.sim.frame import simulate_frame
     from accelsim.workload import build_workload
 
-    model = init_gaussian_(AlexNetClassifier(num_classes=1000, input_size=227), 0)
+    M.layers(workload)
+    if workload == "alexnet-227":
+        model_desc, model = "alexnet-227 (the catalogue's model: ungrouped, 1000 classes, seed 0)", \
+            get_model("alexnet-227").build()
+        model_name = "alexnet-227-matched"
+    else:
+        model_desc = "AlexNetClassifier(num_classes=1000, input_size=227), Caffe layout, seed 0"
+        model = init_gaussian_(AlexNetClassifier(num_classes=1000, input_size=227), 0)
+        model_name = "alexnet227-1000-matched"
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             m.bias = None  # the peers model no biases
-    cm = compress(model, load_plan(str(PLAN)), model_name="alexnet227-1000-matched")
+    cm = compress(model, load_plan(str(PLAN)), model_name=model_name)
     layers = build_workload(model, (3, 227, 227), cm)
     os.chdir(ROOT)  # the hwconfig names its energy table by a path from the repository root
     cfg = load_hwconfig(str(HW.relative_to(ROOT)))
@@ -89,30 +114,48 @@ def run_accelsim() -> dict:
     return {
         "tool": "accelsim",
         "provenance": {"tool": f"accelsim {__version__}", "hwconfig": str(HW.relative_to(ROOT)),
-                       "plan": str(PLAN.relative_to(ROOT)), "command": "python validation/energy/compare.py",
+                       "plan": str(PLAN.relative_to(ROOT)), "command": command(workload),
+                       "workload": workload, "model": model_desc,
                        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        "simulation_wall_s": round(wall, 2)},
         "total_energy_pj": sum(r["energy_total_pj"] for r in rows),
         "total_cycles": sum(r["cycles"] for r in rows),
         "layers": rows,
         "not_compared": other,  # pooling and LRN: the peers' workloads leave them out
+        # steady frame: the planner's pinned weights stay in the weight share across frames, so their DRAM
+        # reads fall on the cold first frame only (the peers run one cold inference)
+        "pinned_layers": list(frame.figures.pinned_layers),
+        "cold_frame_extra_dram_read_bytes": float(frame.figures.cold_frame_extra_dram_read_bytes),
+        "cold_frame_extra_energy_pj": float(frame.figures.cold_frame_extra_energy_uj) * 1e6,
         "entries": [{k: e[k] for k in ("figure", "key", "value", "unit", "source")} for e in entries],
     }
 
 
 # --- peers --------------------------------------------------------------------------------------------
 
-def load_peer(name: str) -> dict:
-    data = json.loads((CACHE / PEERS[name]["cache"]).read_text())
-    check_peer(data)
+def cache_name(name: str, workload: str = M.DEFAULT_WORKLOAD) -> str:
+    """The cached output of peer ``name`` (or ``accelsim``) on ``workload``: ``zigzag.json``,
+    ``zigzag-alexnet-227.json``, ..."""
+    pattern = "accelsim{}.json" if name == "accelsim" else PEERS[name]["cache"]
+    return pattern.format(M.suffix(workload))
+
+
+def load_peer(name: str, workload: str = M.DEFAULT_WORKLOAD) -> dict:
+    data = json.loads((CACHE / cache_name(name, workload)).read_text())
+    check_peer(data, workload)
     return data
 
 
-def check_peer(data: dict) -> None:
-    """A cached peer output must name its provenance and hold the eight compared layers with every field."""
+def check_peer(data: dict, workload: str = M.DEFAULT_WORKLOAD) -> None:
+    """A cached peer output must name its provenance, have run ``workload`` (outputs written before
+    the workloads were selectable ran the default) and hold the eight compared layers with every field
+    and the workload's MACs."""
     for key in ("tool", "command", "date", "wall_s"):
         if key not in data["provenance"]:
             raise ValueError(f"{data.get('peer')}: provenance lacks '{key}'")
+    ran = data["provenance"].get("workload", M.DEFAULT_WORKLOAD)
+    if ran != workload:
+        raise ValueError(f"{data.get('peer')}: ran workload '{ran}', expected '{workload}'")
     names = [r["layer"] for r in data["layers"]]
     if names != list(M.LAYERS):
         raise ValueError(f"{data.get('peer')}: layers {names}, expected {list(M.LAYERS)}")
@@ -120,27 +163,36 @@ def check_peer(data: dict) -> None:
         missing = [f for f in FIELDS if f not in r]
         if missing:
             raise ValueError(f"{data.get('peer')}: layer {r['layer']} lacks {missing}")
+        if r["macs"] != M.macs(r["layer"], workload):
+            raise ValueError(f"{data.get('peer')}: layer {r['layer']} has {r['macs']} MACs, "
+                             f"'{workload}' has {M.macs(r['layer'], workload)}")
 
 
-def write_provenance(peers: dict[str, dict]) -> None:
-    """cache/PROVENANCE.md: what produced each cached peer output (from the outputs themselves)."""
+def write_provenance() -> None:
+    """cache/PROVENANCE.md: what produced each cached peer output (from the outputs themselves), for
+    every workload whose outputs are cached."""
     lines = ["# Provenance of the cached peer outputs", "",
              "Written by `python validation/energy/compare.py` from the `provenance` block of each JSON file; "
-             "rerun the peers with `python validation/energy/compare.py --rerun-peer`.", ""]
-    for name, data in peers.items():
-        p = data["provenance"]
-        lines += [f"## {PEERS[name]['cache']}", "", f"- tool: {p['tool']} (Python {p.get('python', '?')}, "
-                  f"environment `{Path(PEERS[name]['python']).parents[1]}`)", f"- command: `{p['command']}`",
-                  f"- call: `{p.get('api', '')}`", f"- date: {p['date']}", f"- wall time: {p['wall_s']} s on a "
-                  "shared 2-core machine", ""]
-        if "inputs" in p:
-            lines.insert(len(lines) - 1, f"- generated inputs: {', '.join(f'`{i}`' for i in p['inputs'])}")
+             "rerun the peers with `python validation/energy/compare.py [--workload W] --rerun-peer`.", ""]
+    for workload in M.WORKLOADS:
+        for name in PEERS:
+            path = CACHE / cache_name(name, workload)
+            if not path.is_file():
+                continue
+            data = json.loads(path.read_text())
+            p = data["provenance"]
+            lines += [f"## {path.name}", "", f"- workload: {workload}", f"- tool: {p['tool']} (Python {p.get('python', '?')}, "
+                      f"environment `{Path(PEERS[name]['python']).parents[1]}`)", f"- command: `{p['command']}`",
+                      f"- call: `{p.get('api', '')}`", f"- date: {p['date']}", f"- wall time: {p['wall_s']} s on a "
+                      "shared 2-core machine", ""]
+            if "inputs" in p:
+                lines.insert(len(lines) - 1, f"- generated inputs: {', '.join(f'`{i}`' for i in p['inputs'])}")
     (CACHE / "PROVENANCE.md").write_text("\n".join(lines))
 
 
-def rerun_peer(name: str) -> None:
+def rerun_peer(name: str, workload: str = M.DEFAULT_WORKLOAD) -> None:
     peer = PEERS[name]
-    cmd = ["nice", "-n", "10", peer["python"], str(HERE / peer["script"])]
+    cmd = ["nice", "-n", "10", peer["python"], str(HERE / peer["script"]), "--workload", workload]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
 
@@ -252,6 +304,13 @@ def markdown(cmp: dict, ours: dict, peers: dict[str, dict]) -> str:
         e_nn = t["accelsim"]["energy_total_pj"] - sums["simulated_pj"] + sums["nndf_accounting_pj"]
         lines += ["", f"Total energy with nn-dataflow's accounting: {_uj(e_nn)} µJ, "
                   f"{_pct(ratio(e_nn, t['nndf']['energy_total_pj']))} against nn-dataflow.", ""]
+    if ours.get("pinned_layers"):
+        lines.append(f"accelsim's figures are its steady frame: the planner keeps the weights of "
+                     f"{', '.join(ours['pinned_layers'])} in the weight share across frames, so their "
+                     f"{ours['cold_frame_extra_dram_read_bytes']:,.0f} DRAM bytes "
+                     f"({ours['cold_frame_extra_energy_pj'] / 1e6:,.1f} µJ) are read on the cold first frame only, "
+                     "and are not in the figures above; the peers run one inference and read every weight.")
+        lines.append("")
     skipped = ours.get("not_compared", [])
     if skipped:
         lines.append(f"accelsim also simulates {', '.join(r['layer'] for r in skipped)} (pooling, LRN): "
@@ -272,20 +331,24 @@ def main(argv=None) -> int:
     ap.add_argument("--rerun-peer", nargs="?", const="all", choices=["all", *PEERS],
                     help="rerun the peer(s) in their own environments before comparing (minutes)")
     ap.add_argument("--no-doc", action="store_true", help="print the tables; do not touch docs/validation.md")
+    ap.add_argument("--workload", choices=list(M.WORKLOADS), default=M.DEFAULT_WORKLOAD,
+                    help=f"the matched case's workload (default {M.DEFAULT_WORKLOAD}; alexnet-227: the peers' own, "
+                         "ungrouped AlexNet)")
     args = ap.parse_args(argv)
     if args.rerun_peer:
         for name in PEERS if args.rerun_peer == "all" else [args.rerun_peer]:
-            rerun_peer(name)  # one at a time: the machine is shared
-    ours = run_accelsim()
+            rerun_peer(name, args.workload)  # one at a time: the machine is shared
+    ours = run_accelsim(args.workload)
     CACHE.mkdir(exist_ok=True)
-    (CACHE / "accelsim.json").write_text(json.dumps(ours, indent=1) + "\n")
-    peers = {name: load_peer(name) for name in PEERS}
-    write_provenance(peers)
+    (CACHE / cache_name("accelsim", args.workload)).write_text(json.dumps(ours, indent=1) + "\n")
+    peers = {name: load_peer(name, args.workload) for name in PEERS}
+    write_provenance()
     cmp = compare(ours, peers)
     text = markdown(cmp, ours, peers)
     print(text)
-    if not args.no_doc and not replace_block("energy", text):
-        print("docs/validation.md has no <!-- energy:begin --> / <!-- energy:end --> markers; doc not updated",
+    marker = doc_marker(args.workload)
+    if not args.no_doc and not replace_block(marker, text):
+        print(f"docs/validation.md has no <!-- {marker}:begin --> / <!-- {marker}:end --> markers; doc not updated",
               file=sys.stderr)
     return 0
 

@@ -4,7 +4,9 @@ Plain Python (no imports beyond the standard library), because the peers' runner
 own virtual environments (``run_zigzag.py`` in /work/venvs/zigzag, ``run_nndf.py`` in
 /work/venvs/nndf) and must see exactly the same numbers as ``compare.py``.
 
-Workload: dense AlexNet-227 in the Caffe layout (groups=2 on conv2/4/5, LRN ignored by the peers),
+Workload (``WORKLOADS``, selected by name; the hardware is the same for both): ``deepped-alexnet``,
+dense AlexNet-227 in the Caffe layout (groups=2 on conv2/4/5, LRN ignored by the peers), or
+``alexnet-227``, the peers' own ungrouped AlexNet-227 (every convolution in one group); both with a
 1000-class fc8, batch 1, 8-bit weights and activations, no biases. Hardware: a 16x16 weight-stationary
 MAC array, separate 64 KiB input, 64 KiB weight and 32 KiB output SRAMs (64-bit words), DRAM at
 8 bytes per cycle. Unit costs (shared/REFERENCES.md, hwcomponents at 45 nm): Aladdin 8x8-bit MAC with
@@ -42,8 +44,9 @@ WEIGHT_BITS = ACT_BITS = 8
 ACC_BITS = 24
 BATCH = 1
 
-# --- workload: AlexNet-227, Caffe layout --------------------------------------------------------------
+# --- workloads ------------------------------------------------------------------------------------------
 # name: (kind, in_channels, out_channels, in_size, out_size, kernel, stride, pad, groups)
+# deepped-alexnet: AlexNet-227 in the Caffe layout (DeepPed's classifier with a 1000-class fc8)
 LAYERS = {
     "conv1": ("conv", 3, 96, 227, 55, 11, 4, 0, 1),
     "conv2": ("conv", 96, 256, 27, 27, 5, 1, 2, 2),
@@ -54,30 +57,50 @@ LAYERS = {
     "fc7": ("fc", 4096, 4096, 1, 1, 1, 1, 0, 1),
     "fc8": ("fc", 4096, 1000, 1, 1, 1, 1, 0, 1),
 }
+# alexnet-227: the same layers with every convolution in one group (ZigZag's and nn-dataflow's own AlexNet,
+# accelsim's model ``alexnet-227``)
+LAYERS_UNGROUPED = {name: spec[:-1] + (1,) for name, spec in LAYERS.items()}
+
+DEFAULT_WORKLOAD = "deepped-alexnet"
+WORKLOADS = {"deepped-alexnet": LAYERS, "alexnet-227": LAYERS_UNGROUPED}
 
 
-def macs(name: str) -> int:
-    kind, c, k, _, out, kern, _, _, g = LAYERS[name]
+def layers(workload: str = DEFAULT_WORKLOAD) -> dict:
+    try:
+        return WORKLOADS[workload]
+    except KeyError:
+        raise ValueError(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}") from None
+
+
+def suffix(workload: str = DEFAULT_WORKLOAD) -> str:
+    """How cached files of ``workload`` are named: '' for the default (``zigzag.json``), else
+    '-<workload>' (``zigzag-alexnet-227.json``)."""
+    layers(workload)
+    return "" if workload == DEFAULT_WORKLOAD else f"-{workload}"
+
+
+def macs(name: str, workload: str = DEFAULT_WORKLOAD) -> int:
+    kind, c, k, _, out, kern, _, _, g = layers(workload)[name]
     return BATCH * k * (c // g) * kern * kern * out * out
 
 
-def weights(name: str) -> int:
-    kind, c, k, _, _, kern, _, _, g = LAYERS[name]
+def weights(name: str, workload: str = DEFAULT_WORKLOAD) -> int:
+    kind, c, k, _, _, kern, _, _, g = layers(workload)[name]
     return k * (c // g) * kern * kern
 
 
-def input_bytes(name: str) -> int:
+def input_bytes(name: str, workload: str = DEFAULT_WORKLOAD) -> int:
     """Unpadded input activations of one frame, 8-bit."""
-    kind, c, _, size, _, _, _, _, _ = LAYERS[name]
+    kind, c, _, size, _, _, _, _, _ = layers(workload)[name]
     return BATCH * c * size * size * ACT_BITS // 8
 
 
-def output_bytes(name: str) -> int:
-    kind, _, k, _, out, _, _, _, _ = LAYERS[name]
+def output_bytes(name: str, workload: str = DEFAULT_WORKLOAD) -> int:
+    kind, _, k, _, out, _, _, _, _ = layers(workload)[name]
     return BATCH * k * out * out * ACT_BITS // 8
 
 
-def compulsory_dram_bytes(name: str) -> int:
+def compulsory_dram_bytes(name: str, workload: str = DEFAULT_WORKLOAD) -> int:
     """Each weight and input read once, each output written once: the floor any tool should reach when
     the layer's activations come from and go to DRAM."""
-    return weights(name) * WEIGHT_BITS // 8 + input_bytes(name) + output_bytes(name)
+    return weights(name, workload) * WEIGHT_BITS // 8 + input_bytes(name, workload) + output_bytes(name, workload)

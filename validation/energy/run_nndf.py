@@ -3,16 +3,19 @@
 Runs inside nn-dataflow's own environment, never accelsim's:
 
     python3.11 -m venv /work/venvs/nndf && /work/venvs/nndf/bin/pip install nn-dataflow==2.1 sympy==1.5.1
-    nice -n 10 /work/venvs/nndf/bin/python validation/energy/run_nndf.py
+    nice -n 10 /work/venvs/nndf/bin/python validation/energy/run_nndf.py [--workload alexnet-227]
 
-(`compare.py --rerun-peer` does the same). Writes ``cache/nndf.json`` with its provenance.
+(`compare.py --rerun-peer` does the same). Writes ``cache/nndf.json`` with its provenance; for a
+workload other than the default (``deepped-alexnet``, see ``matched.WORKLOADS``) the name carries the
+workload: ``cache/nndf-alexnet-227.json``. The hardware, costs and options are the same.
 
 How the matched case maps onto nn-dataflow (its own search over Eyeriss-style row-stationary
 mappings; it has no weight-stationary mode, so the *mapping* is its own, the *costs* are ours):
 
-* the network is AlexNet-227 as in ``matched.py``, laid out as nn-dataflow's shipped AlexNet: every
-  conv layer as two halves (``_a``/``_b``), since nn-dataflow cannot express groups any other way
-  (conv1 and conv3 halves each read their whole input); pooling layers are scheduled, not compared;
+* ``deepped-alexnet``: the network is AlexNet-227 as in ``matched.py``, laid out as nn-dataflow's shipped
+  AlexNet: every conv layer as two halves (``_a``/``_b``), since nn-dataflow cannot express groups any
+  other way (conv1 and conv3 halves each read their whole input); ``alexnet-227``: the same layers
+  ungrouped, one nn-dataflow layer each; pooling layers are scheduled, not compared;
 * one node with a 16 x 16 PE array; one global buffer of 64 + 64 + 32 KiB = 160 KiB shared by inputs,
   weights and outputs (nn-dataflow has a single buffer level); a register file of REGF_BYTES per PE
   (24: the smallest that schedules every layer; 16 and 22 find no schedule), costing nothing, like the
@@ -47,7 +50,30 @@ GBUF_PJ_PER_WORD = M.SRAM_READ_PJ * WORD_BITS / M.SRAM_WORD_BITS
 DRAM_PJ_PER_WORD = M.DRAM_PJ_PER_BIT * WORD_BITS
 
 
-def network():
+def network(workload: str = M.DEFAULT_WORKLOAD):
+    return network_ungrouped() if workload == "alexnet-227" else network_grouped()
+
+
+def network_ungrouped():
+    """AlexNet-227 with every convolution in one group: one nn-dataflow layer per accelsim layer."""
+    from nn_dataflow.core import ConvLayer, FCLayer, InputLayer, Network, PoolingLayer
+
+    L = M.layers("alexnet-227")
+    nn = Network("AlexNet227-ungrouped-matched")
+    nn.set_input_layer(InputLayer(3, 227))
+    for name in ("conv1", "conv2", "conv3", "conv4", "conv5"):
+        _, c, k, _, out, kern, stride, _, _ = L[name]
+        nn.add(name, ConvLayer(c, k, out, kern, stride))
+        if name in ("conv1", "conv2", "conv5"):
+            pool_out = {"conv1": 27, "conv2": 13, "conv5": 6}[name]
+            nn.add(f"pool{name[-1]}", PoolingLayer(k, pool_out, 3, strd=2))
+    nn.add("fc6", FCLayer(L["conv5"][2], L["fc6"][2], 6))
+    nn.add("fc7", FCLayer(L["fc7"][1], L["fc7"][2]))
+    nn.add("fc8", FCLayer(L["fc8"][1], L["fc8"][2]))
+    return nn
+
+
+def network_grouped():
     """AlexNet-227 as nn-dataflow's own ``nns/alex_net.py`` lays it out (the two-GPU halves as separate
     layers), with a 227 px input: nn-dataflow requires a layer's inputs to be exactly its predecessors'
     channels, so the layers feeding a grouped layer (conv1, conv3) are split in halves too, each half
@@ -76,7 +102,7 @@ def network():
     return nn
 
 
-def schedule():
+def schedule(workload: str = M.DEFAULT_WORKLOAD):
     from nn_dataflow.core import (Cost, DataCategoryEnum as de, MapStrategyEyeriss, MemHierEnum as me, NNDataflow,
                                   NodeRegion, Option, PhyDim2, Resource)
 
@@ -93,7 +119,7 @@ def schedule():
     cost = Cost(mac_op=M.MAC_PJ, mem_hier=tuple(hier), noc_hop=0.0, idl_unit=0.0)
     options = Option(sw_gbuf_bypass=(False,) * de.NUM, sw_solve_loopblocking=False, opt_goal="e", ntops=1,
                      nprocesses=1, partition_hybrid=False, layer_pipeline_opt=False)
-    nnd = NNDataflow(network(), M.BATCH, resource, cost, MapStrategyEyeriss)
+    nnd = NNDataflow(network(workload), M.BATCH, resource, cost, MapStrategyEyeriss)
     t0 = time.perf_counter()
     tops, _ = nnd.schedule_search(options)
     wall = time.perf_counter() - t0
@@ -134,17 +160,28 @@ def summarise(top) -> list[dict]:
     return list(rows.values())
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    import argparse
     from importlib.metadata import version
 
-    top, cost, resource, wall = schedule()
+    ap = argparse.ArgumentParser(description="run nn-dataflow on the matched case; cache per-layer results")
+    ap.add_argument("--workload", choices=list(M.WORKLOADS), default=M.DEFAULT_WORKLOAD,
+                    help=f"the matched case's workload (default {M.DEFAULT_WORKLOAD})")
+    args = ap.parse_args(argv)
+    suffix = M.suffix(args.workload)
+    result = CACHE / f"nndf{suffix}.json"
+    command = "nice -n 10 /work/venvs/nndf/bin/python validation/energy/run_nndf.py"
+    if suffix:
+        command += f" --workload {args.workload}"
+    top, cost, resource, wall = schedule(args.workload)
     rows = summarise(top)
     out = {
         "peer": "nn-dataflow",
         "provenance": {
             "tool": f"nn-dataflow {version('nn-dataflow')}",
             "python": platform.python_version(),
-            "command": "nice -n 10 /work/venvs/nndf/bin/python validation/energy/run_nndf.py",
+            "command": command,
+            "workload": args.workload,
             "api": "nn_dataflow.core.NNDataflow(network, batch 1, resource, cost, MapStrategyEyeriss)"
                    ".schedule_search(Option(sw_gbuf_bypass=(False,) * 3, opt_goal='e', ntops=1, nprocesses=1, "
                    "layer_pipeline_opt=False))",
@@ -161,9 +198,9 @@ def main() -> int:
         "layers": rows,
     }
     CACHE.mkdir(exist_ok=True)
-    (CACHE / "nndf.json").write_text(json.dumps(out, indent=1) + "\n")
-    print(f"nn-dataflow: {out['total_energy_pj'] / 1e6:.3f} uJ, {out['total_cycles']:,.0f} cycles, {wall:.1f} s "
-          f"-> {CACHE / 'nndf.json'}")
+    result.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"nn-dataflow ({args.workload}): {out['total_energy_pj'] / 1e6:.3f} uJ, {out['total_cycles']:,.0f} cycles, "
+          f"{wall:.1f} s -> {result}")
     return 0
 
 

@@ -3,10 +3,12 @@
 Runs inside ZigZag's own environment, never accelsim's:
 
     python3.11 -m venv /work/venvs/zigzag && /work/venvs/zigzag/bin/pip install zigzag-dse==3.9.1 six
-    nice -n 10 /work/venvs/zigzag/bin/python validation/energy/run_zigzag.py
+    nice -n 10 /work/venvs/zigzag/bin/python validation/energy/run_zigzag.py [--workload alexnet-227]
 
 (`compare.py --rerun-peer` does the same). Writes the generated ZigZag inputs to
-``cache/zigzag-inputs/`` and the results to ``cache/zigzag.json`` with their provenance.
+``cache/zigzag-inputs/`` and the results to ``cache/zigzag.json`` with their provenance; for a workload
+other than the default (``deepped-alexnet``, see ``matched.WORKLOADS``) the names carry the workload:
+``cache/zigzag-inputs-alexnet-227/``, ``cache/zigzag-alexnet-227.json``. The hardware is the same.
 
 How the matched case maps onto ZigZag (every unit cost given, so CACTI never runs):
 
@@ -38,7 +40,6 @@ sys.path.insert(0, str(HERE))
 import matched as M  # noqa: E402
 
 CACHE = HERE / "cache"
-INPUTS = CACHE / "zigzag-inputs"
 SRAM_BW_MAX = 512  # bits per cycle a buffer can deliver; energy stays per 64 bits (see module doc)
 
 
@@ -86,9 +87,9 @@ def hardware() -> dict:
     }
 
 
-def workload() -> list[dict]:
+def workload(name: str = M.DEFAULT_WORKLOAD) -> list[dict]:
     layers = []
-    for i, (name, (kind, c, k, size, out, kern, stride, pad, g)) in enumerate(M.LAYERS.items()):
+    for i, (name, (kind, c, k, size, out, kern, stride, pad, g)) in enumerate(M.layers(name).items()):
         layer = {
             "id": i, "name": name, "operator_type": "Conv",
             "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
@@ -167,13 +168,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="run ZigZag on the matched case; cache per-layer results")
     ap.add_argument("--summarise", metavar="DIR", help="only re-read a finished run's dump folder (list_of_cmes.pickle)")
     ap.add_argument("--wall-s", type=float, help="with --summarise: the wall time that run took")
+    ap.add_argument("--workload", choices=list(M.WORKLOADS), default=M.DEFAULT_WORKLOAD,
+                    help=f"the matched case's workload (default {M.DEFAULT_WORKLOAD})")
     args = ap.parse_args(argv)
+    suffix = M.suffix(args.workload)
+    inputs = CACHE / f"zigzag-inputs{suffix}"
+    result = CACHE / f"zigzag{suffix}.json"
+    command = "nice -n 10 /work/venvs/zigzag/bin/python validation/energy/run_zigzag.py"
+    if suffix:
+        command += f" --workload {args.workload}"
 
     logging.disable(logging.INFO)
-    INPUTS.mkdir(parents=True, exist_ok=True)
+    inputs.mkdir(parents=True, exist_ok=True)
     files = {}
-    for name, data in (("hardware", hardware()), ("workload", workload()), ("mapping", mapping())):
-        files[name] = INPUTS / f"{name}.yaml"
+    for name, data in (("hardware", hardware()), ("workload", workload(args.workload)), ("mapping", mapping())):
+        files[name] = inputs / f"{name}.yaml"
         files[name].write_text(yaml.safe_dump(data, sort_keys=False))
     if args.summarise:
         dump, wall = Path(args.summarise), args.wall_s
@@ -181,6 +190,7 @@ def main(argv=None) -> int:
         from zigzag.api import get_hardware_performance_zigzag
 
         dump = Path("/tmp") / f"zigzag-out-{int(time.time())}"
+        print(f"zigzag ({args.workload}): dump folder {dump}", flush=True)
         t0 = time.perf_counter()
         get_hardware_performance_zigzag(
             str(files["workload"]), str(files["hardware"]), str(files["mapping"]), opt="energy",
@@ -195,7 +205,8 @@ def main(argv=None) -> int:
         "provenance": {
             "tool": f"zigzag-dse {version('zigzag-dse')}",
             "python": platform.python_version(),
-            "command": "nice -n 10 /work/venvs/zigzag/bin/python validation/energy/run_zigzag.py",
+            "command": command,
+            "workload": args.workload,
             "api": "zigzag.api.get_hardware_performance_zigzag(workload, hardware, mapping, opt='energy', "
                    "enable_mix_spatial_mapping=True, nb_spatial_mappings_generated=3)",
             "inputs": [str(p.relative_to(HERE)) for p in files.values()],
@@ -207,8 +218,9 @@ def main(argv=None) -> int:
         "total_cycles": sum(r["cycles"] for r in rows),
         "layers": rows,
     }
-    (CACHE / "zigzag.json").write_text(json.dumps(out, indent=1) + "\n")
-    print(f"zigzag: {out['total_energy_pj'] / 1e6:.3f} uJ, {out['total_cycles']:,.0f} cycles -> {CACHE / 'zigzag.json'}")
+    result.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"zigzag ({args.workload}): {out['total_energy_pj'] / 1e6:.3f} uJ, {out['total_cycles']:,.0f} cycles, "
+          f"{out['provenance']['wall_s']} s -> {result}")
     return 0
 
 
