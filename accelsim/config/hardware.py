@@ -223,8 +223,8 @@ class MapperConfig(BaseModel):
     model_config = _Strict
 
     objective: Literal["energy", "latency", "edp"] = Field(
-        "edp", description="what the mapper minimises per layer: edp (default: energy x latency, Timeloop's default "
-                           "metric, which trades neither away for a sliver of the other), energy, or latency")
+        "energy", description="what the mapper minimises per layer: energy (default: the figure accelsim reports), "
+                              "latency, or the product of a layer's energy and latency (edp)")
 
 
 class DecoderConfig(BaseModel):

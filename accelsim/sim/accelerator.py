@@ -53,7 +53,7 @@ class Accelerator:
     proposals_batch: int = 1
     area_mm2: float = 0.0  # SRAM + decoders + MAC array, from the config's tables (reported, not simulated)
     overlap_stationary: bool = True  # double-buffered stationary registers (`Dataflow.grid`)
-    mapper_objective: str = "edp"  # what the mapper minimises per layer: edp, energy or latency
+    mapper_objective: str = "energy"  # what the mapper minimises per layer: energy, latency or edp
 
     # One bank's timing from the SRAM table (NaN: the table has none; the banks are then taken as
     # single-cycle). What the engine uses is `sram.access_cycles`, derived from them by `sram_access_cycles`.

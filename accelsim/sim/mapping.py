@@ -26,11 +26,13 @@ layer, under inputs-outer for the chunk's. They live in the output share, beside
 it stays on chip for the next layer (finished outputs bound for DRAM drain as they complete). What does
 not fit is **spilled**: written to DRAM and read back, counted in bytes, cycles and energy.
 
-**The objective** (``mapper.objective`` in the hardware config) is ``edp`` (default), ``energy`` or
-``latency``. EDP, the product of a layer's energy and cycles, is Timeloop's default metric; it is the
-default here because neither single metric is a good master: minimising energy alone trades whole
-milliseconds for a few microjoules where buffers are small (on the embedded config scaled to 128 KiB,
-0.56 ms more per frame for 413 uJ less), and minimising latency alone spends DRAM bytes freely. Each candidate's cost is estimated from its counts (DRAM and SRAM bytes at
+**The objective** (``mapper.objective`` in the hardware config) is ``energy`` (default: the figure
+accelsim exists to report), ``latency`` or ``edp`` (a layer's energy times its cycles; a frame's is the
+sum of its layers'). Energy is the default although it may trade latency away: on the embedded config
+scaled to 128 KiB it takes 0.56 ms more per frame of deepped-alexnet (one proposal) for 413 uJ less
+than at 64 KiB. On that frame ``edp`` chose 9% more energy for 7% less latency, and a worse frame EDP
+than ``energy`` (its sum of layer EDPs is a poor proxy for the frame's), so it is not the default.
+Each candidate's cost is estimated from its counts (DRAM and SRAM bytes at
 the tables' energies, decoder lookups, MACs, leakage and DRAM background over the estimated cycles,
 which take the larger of compute and DRAM time plus the exposed first load and last write-back).
 
