@@ -1,7 +1,8 @@
 """The mapper's invariants (issue 13), as properties over the small CNN's workloads and random accelerators:
 
-* the objective never rises when any memory level grows: true by construction, since a larger level only
-  makes more candidates feasible and never changes a candidate's counts (`accelsim.sim.mapping`);
+* the objective never rises when any memory level grows (in the 0.1% steps candidates are ranked in): true
+  by construction, since a larger level only makes more candidates feasible and never raises a candidate's
+  counts (`accelsim.sim.mapping`);
 * energy is never below that of the compulsory accesses (every MAC executed, weights and activations
   that live in DRAM moved once, every output written to SRAM once);
 * latency is never below the roofline (MACs at the array's peak rate, DRAM bytes at its peak bandwidth).
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from test_engine_invariants import PLANS, PROPERTY, accelerators, grown, growth, planned, run, workload
-from accelsim.sim.mapping import OBJECTIVES, search
+from accelsim.sim.mapping import OBJECTIVES, objective_rank, search
 from accelsim.sim.weight_stream import WeightStream
 
 objectives = st.sampled_from(OBJECTIVES)
@@ -29,7 +30,7 @@ def test_the_objective_never_rises_when_any_level_grows(plan, a, objective, prop
     a = replace(a, mapper_objective=objective)
     small = planned(plan, a, proposals).objective
     big = planned(plan, grown(a, more_w, more_in, more_out), proposals).objective
-    assert big <= small * (1 + 1e-12)
+    assert objective_rank(big) <= objective_rank(small)  # candidates rank in 0.1% steps
 
 
 @PROPERTY
@@ -52,7 +53,7 @@ def test_a_layers_choice_never_worsens_when_a_buffer_grows(plan, a, objective, b
         big = search(layer, stream, grown(a, 0, more_in, more_out), batch, stream_buffer_bytes=buffer + more, **kw).choice
         value = {"energy": lambda c: c.energy_pj, "latency": lambda c: c.cycles,
                  "edp": lambda c: c.energy_pj * c.cycles}[objective]
-        assert value(big) <= value(small) * (1 + 1e-12), (layer.name, small, big)
+        assert objective_rank(value(big)) <= objective_rank(value(small)), (layer.name, small, big)
 
 
 @PROPERTY

@@ -32,7 +32,7 @@ from accelsim.results.schema import table
 from accelsim.sim.accelerator import Accelerator
 from accelsim.sim.engine import DramPort, LayerTiming, simulate_layer
 from accelsim.sim.mapping import (OPERANDS, Choice, LayerMapping, map_layer, mapping_of, no_weights_choice,
-                                  objective_value, search)
+                                  objective_rank, objective_value, search)
 from accelsim.sim.weight_stream import WeightStream
 from accelsim.workload import Layer
 
@@ -131,7 +131,8 @@ def plan_frame(layers: list[Layer], streams: dict[str, WeightStream], accel: Acc
     if not feasible:
         raise first_error
 
-    (objective, _), pinned, buffer, flags = min(feasible, key=lambda c: (c[0], -len(c[1])))
+    (objective, _), pinned, buffer, flags = min(feasible, key=lambda c: (float(objective_rank(c[0][0])), c[0][1],
+                                                                         c[0][0], -len(c[1])))
     by_size = {}
     for nb in passes:
         by_size[nb] = tuple(
