@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from accelsim.sim.dataflow import Dataflow, dataflow as _dataflow
 
 

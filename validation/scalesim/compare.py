@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from designs import (ALL_DESIGNS, CACHE, DESIGN_BY_NAME, DESIGNS, DESIGNS_227, DESIGNS_227_EMB, HWCONFIGS,  # noqa: E402
-                     LAYERS, WORKLOADS, Design, PeerLayer)
+                     LAYERS, Design, PeerLayer)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "validation.md"
