@@ -100,3 +100,24 @@ def test_a_larger_sram_does_not_slow_the_frame():
         seen.append(simulate_frame(layers, a, 1).figures)
     assert seen[1].latency_per_frame_ms <= seen[0].latency_per_frame_ms
     assert seen[1].dram_bytes_per_frame <= seen[0].dram_bytes_per_frame
+
+
+def test_memoised_work_never_leaks_between_accelerators():
+    """Regression: the array's cycles were memoised per weight stream under a key that left out the
+    proposals per pass, on which an fc layer's bank conflicts depend; a run after another accelerator's
+    then reused that accelerator's conflicts. A run must not depend on what ran before it."""
+    import accelsim.sim.frame as frame
+    from engine_helpers import workload
+    from accelsim.sim.sram import SramGeometry
+
+    layers = list(workload("dense"))
+    a = accel(dataflow="os", sram=SramGeometry(banks=2, bank_width_bytes=2, ports=1), proposals_batch=4)
+    b = replace(a, proposals_batch=10)
+    # 4 proposals: both run passes of 4 vectors, but the conflicts model b's batches of 10
+    frame._STREAMS.clear()
+    fresh = frame.simulate_frame(layers, b, 4)
+    frame._STREAMS.clear()
+    frame.simulate_frame(layers, a, 4)
+    after = frame.simulate_frame(layers, b, 4)
+    assert fresh.figures == after.figures
+    assert fresh.layers.equals(after.layers)

@@ -218,14 +218,23 @@ class _Compute:
         return self.compute[:, 0] * (self.chunks - 1) + self.compute[:, 1] + self.first_load
 
 
-def _compute(layer: Layer, stream: WeightStream, accel: Accelerator, vectors: int, density: float) -> _Compute:
+def conflict_ratios(layer: Layer, accel: Accelerator) -> np.ndarray:
+    """Bank-conflict stalls per array cycle with 1, 2, ... rows in use (all zero when the whole array has
+    none: then fewer rows cannot have any either)."""
+    pattern = accel.dataflow.conflict_pattern
+    if conflict_ratio(layer, accel, None, pattern) == 0:
+        return np.zeros(accel.rows)
+    return np.array([conflict_ratio(layer, accel, r, pattern) for r in range(1, accel.rows + 1)])
+
+
+def _compute(layer: Layer, stream: WeightStream, accel: Accelerator, vectors: int, density: float,
+             ratios: np.ndarray) -> _Compute:
     df = accel.dataflow
     chunk = chunk_sizes(vectors)
     chunks = -(-vectors // chunk)
     last = vectors - (chunks - 1) * chunk
     sizes = np.stack([chunk, last], axis=1)  # [N, 2]
     fan_in, units, groups = layer.fan_in, layer.out_units, max(1, layer.groups)
-    ratios0 = conflict_ratio(layer, accel, None, df.conflict_pattern)
     # Every number of rows is a candidate: fewer rows can win on bank conflicts, and on a fold load that
     # double-buffering cannot hide (the first one).
     candidates = np.arange(1, accel.rows + 1, dtype=np.int64)
@@ -237,8 +246,6 @@ def _compute(layer: Layer, stream: WeightStream, accel: Accelerator, vectors: in
     passes = df.weight_passes(sizes[:, :, None], r, accel.cols, density)
     lookups = np.ceil(stream.profile.entries * passes) if stream.profile.shared else np.zeros_like(mac)
     dec = decoder_cycles(lookups.astype(np.int64), accel.decoders, accel.decoder_lookups_per_cycle)
-    ratios = np.array([conflict_ratio(layer, accel, int(x), df.conflict_pattern) for x in candidates]) \
-        if ratios0 > 0 else np.zeros(candidates.size)
     conflict = np.ceil(mac * ratios[None, None, :])
     compute = np.maximum(mac, dec) + conflict  # the decoder feeds the array through a FIFO: the slower sets the pace
     first = np.broadcast_to(df.first_load(r, sizes[:, :1, None], fan_in), (chunk.size, 1, candidates.size))[:, 0, :] \
@@ -465,10 +472,13 @@ def search(layer: Layer, stream: WeightStream, accel: Accelerator, batch: int, *
     choose one (see the module docstring). A buffer too small for any candidate is a config error."""
     density = activation_density if accel.skip_zero_activations else 1.0
     vectors = batch * layer.out_pixels
+    # The memo key holds everything `_compute` reads of the accelerator; the conflict ratios stand for
+    # whatever they depend on (the SRAM, the operand width, the proposals per pass, ...).
+    ratios = conflict_ratios(layer, accel)
     key = ("compute", vectors, density, accel.rows, accel.cols, accel.dataflow.name, accel.overlap_stationary,
-           accel.skip_pruned_weights, accel.decoders, accel.decoder_lookups_per_cycle, accel.sram, accel.activation_bits)
+           accel.skip_pruned_weights, accel.decoders, accel.decoder_lookups_per_cycle, ratios.tobytes())
     if key not in stream.memo:
-        stream.memo[key] = _compute(layer, stream, accel, vectors, density)
+        stream.memo[key] = _compute(layer, stream, accel, vectors, density, ratios)
     comp = stream.memo[key]
     til = _tiling(stream, accel, layer, pinned, stream_buffer_bytes)
     weight_bytes = float(til.cuts[0].tile_bits.sum()) / 8 if til.sizes.size else 0.0
