@@ -123,26 +123,9 @@ def grown(a, more_w, more_in, more_out):
 growth = st.one_of(st.integers(0, 64), st.integers(0, 64 * 1024))
 
 
-@PROPERTY
-@given(plan=st.sampled_from(PLANS), a=accelerators, proposals=st.integers(1, 24),
-       more_w=growth, more_in=growth, more_out=growth)
-def test_dram_bytes_never_rise_as_sram_grows(plan, a, proposals, more_w, more_in, more_out):
-    """DRAM bytes per (steady-state) frame, as reported, never rise when the weight share or the
-    activation shares grow, all else fixed."""
-    small = run(plan, a, proposals).figures
-    big = run(plan, grown(a, more_w, more_in, more_out), proposals).figures
-    assert big.dram_bytes_per_frame <= small.dram_bytes_per_frame
-
-
-@PROPERTY
-@given(plan=st.sampled_from(PLANS), a=accelerators, proposals=st.integers(1, 24),
-       more_w=growth, more_in=growth, more_out=growth)
-def test_planned_dram_payload_never_rises_as_sram_grows(plan, a, proposals, more_w, more_in, more_out):
-    """The planner's choice (pinned layers, weight tiles, activation chunks, loop order): its DRAM payload
-    per steady frame, before rounding to bursts, never rises either."""
-    small = planned(plan, a, proposals).steady_dram_bytes
-    big = planned(plan, grown(a, more_w, more_in, more_out), proposals).steady_dram_bytes
-    assert big <= small * (1 + 1e-12)  # (chunk payloads are float fractions)
+# DRAM bytes per frame are not the mapper's objective, so they are not monotone in SRAM size by construction
+# (the objective is: tests/test_mapper_invariants.py); a derandomized CI run found an accelerator where a
+# larger share saves energy with more DRAM bytes. The sweeps below and validation/sram_sweep.py measure them.
 
 
 @PROPERTY

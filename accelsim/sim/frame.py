@@ -13,7 +13,7 @@ weights stay resident in the weight share of the SRAM:
 
 A bigger SRAM only adds candidates (more prefixes fit, and each layer's search space only grows,
 `mapping`), so the objective never rises with SRAM size. DRAM traffic and latency are not the objective
-and are not monotone by construction; the property tests check them under the default objective.
+and are not monotone by construction (`validation/sram_sweep.py` measures them).
 
 The *cold* first frame also loads the pinned weights once; the *steady* frame is every later one.
 """

@@ -42,8 +42,8 @@ which candidates are feasible, whether an input fits whole and is read once, and
 spill), so a larger level only adds candidates and lowers their costs: the chosen objective never rises
 when any level grows, to within the 0.1% steps in which candidates are ranked
 (`objective_rank`; `tests/test_mapper_invariants.py`). DRAM bytes and latency are not the objective;
-they are monotone only where the objective agrees with them (the tests check DRAM bytes under the
-default, latency under ``latency``). Ties go to fewer DRAM bytes, then fewer cycles, then the candidate
+they are monotone only where the objective agrees with them (`validation/sram_sweep.py` measures
+both on the embedded config). Ties go to fewer DRAM bytes, then fewer cycles, then the candidate
 listed first.
 
 Per-operand accounting (weights, inputs, partial sums, outputs; SRAM and DRAM, reads and writes) is in
