@@ -59,8 +59,9 @@ def test_eie_like_matches_the_paper():
 
 # --- DRAM presets ---------------------------------------------------------------------------------
 
-def _base(**changes) -> dict:
-    data = yaml.safe_load((hwconfigs_dir() / "embedded-45nm.yaml").read_text())
+def _base(name: str = "embedded-45nm", **changes) -> dict:
+    """A shipped config as data, renamed "t", with ``changes`` (``a__b=v`` sets ``a.b``)."""
+    data = yaml.safe_load((hwconfigs_dir() / f"{name}.yaml").read_text())
     data["name"] = "t"
     for dotted, value in changes.items():
         *path, last = dotted.split("__")

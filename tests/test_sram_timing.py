@@ -7,10 +7,9 @@ import math
 
 import numpy as np
 import pytest
-import yaml
 
+from test_hwconfig import _base
 from accelsim.config import load_hwconfig, parse_hwconfig
-from accelsim.resources import hwconfigs_dir
 from accelsim.sim.accelerator import bank_time_ns, sram_access_cycles
 from accelsim.sim.build import accelerator_from_config
 from accelsim.sim.frame import simulate_frame
@@ -20,15 +19,7 @@ from engine_helpers import workload
 
 
 def _config(name: str = "embedded-45nm", **changes):
-    data = yaml.safe_load((hwconfigs_dir() / f"{name}.yaml").read_text())
-    data["name"] = "t"
-    for dotted, value in changes.items():
-        *path, last = dotted.split("__")
-        node = data
-        for p in path:
-            node = node.setdefault(p, {})
-        node[last] = value
-    return parse_hwconfig(data)
+    return parse_hwconfig(_base(name, **changes))
 
 
 def test_bank_timing_is_the_cacti_table_row():

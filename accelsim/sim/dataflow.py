@@ -92,9 +92,12 @@ class Dataflow(ABC):
         sc = self.dims(np.asarray(vectors, dtype=np.int64), 1, units_per_group)[1]
         return -(-sc // cols)
 
-    @abstractmethod
     def input_reads(self, vectors, fan_in: int, units_per_group: int, groups: int, rows, cols: int):
-        """Input operands (im2col elements) read from SRAM into the array."""
+        """Input operands (im2col elements) read from SRAM into the array: once per column fold when the
+        units lie on the columns (each column fold streams all inputs of its group past the array),
+        else once (input-stationary loads each element into exactly one fold)."""
+        passes = self.col_folds(cols, vectors, units_per_group) if self.units_on_columns else 1
+        return vectors * fan_in * groups * passes * np.ones_like(np.asarray(rows, dtype=np.int64))
 
     @abstractmethod
     def weight_passes(self, vectors, rows, cols: int, density: float = 1.0):
@@ -130,10 +133,6 @@ class WeightStationary(Dataflow):
     def dims(vectors, fan_in, units):
         return fan_in, units, vectors
 
-    def input_reads(self, vectors, fan_in, units_per_group, groups, rows, cols):
-        # every column fold streams all inputs of its group past the array once
-        return vectors * fan_in * groups * self.col_folds(cols, vectors, units_per_group)
-
     def weight_passes(self, vectors, rows, cols, density=1.0):
         return np.ones_like(np.asarray(vectors, dtype=np.float64))  # loaded once, used by every vector
 
@@ -150,9 +149,6 @@ class OutputStationary(Dataflow):
     @staticmethod
     def dims(vectors, fan_in, units):
         return vectors, units, fan_in
-
-    def input_reads(self, vectors, fan_in, units_per_group, groups, rows, cols):
-        return vectors * fan_in * groups * self.col_folds(cols, vectors, units_per_group)
 
     def weight_passes(self, vectors, rows, cols, density=1.0):
         return os_weight_passes(vectors, rows, density)
@@ -171,10 +167,6 @@ class InputStationary(Dataflow):
     @staticmethod
     def dims(vectors, fan_in, units):
         return fan_in, vectors, units
-
-    def input_reads(self, vectors, fan_in, units_per_group, groups, rows, cols):
-        # each input element is loaded into exactly one fold, once
-        return vectors * fan_in * groups * np.ones_like(np.asarray(rows, dtype=np.int64))
 
     def weight_passes(self, vectors, rows, cols, density=1.0):
         # the weights stream past every column fold of vectors; a fold whose vectors are all zero at a
