@@ -50,7 +50,7 @@ ACCEL = Accelerator(
     sram=SramGeometry(banks=8, bank_width_bytes=8, ports=1), sram_weight_bytes=256 * 1024,
     sram_input_bytes=128 * 1024, sram_output_bytes=128 * 1024, decoders=16,
     decoder_lookups_per_cycle=1, skip_pruned_weights=True, skip_zero_activations=False,
-    dram_timing=DRAM_TIMING, dram_energy=DRAM_ENERGY, energies=Energies(1.09, 25.87, 19.65, 1.0, 10.0),
+    dram_timing=DRAM_TIMING, dram_energy=DRAM_ENERGY, energies=Energies(1.09, 25.87, 19.65, 1.0, 10.0, accumulator_read_pj=1.1, accumulator_write_pj=1.7),
     proposals_batch=10,
     # Every fold pays its stationary load, as in SCALE-Sim's formula: the hand-computed cycles below count
     # it; the overlap has its own tests (test_sim_compute, test_mapper_cases).

@@ -23,7 +23,8 @@ from accelsim.sim.frame import plan_frame, simulate_frame
 from accelsim.sim.weight_stream import WeightStream
 from accelsim.sim.sram import SramGeometry
 
-ENERGY_COLS = ["energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj"]
+ENERGY_COLS = ["energy_dram_pj", "energy_sram_pj", "energy_accumulator_pj", "energy_decoder_pj", "energy_mac_pj",
+               "energy_leakage_pj"]
 PLANS = [None, "dense", "deep-compression", "huffman", "shared-dense"]
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -44,6 +45,8 @@ accelerators = st.builds(
     skip_pruned_weights=st.booleans(),
     skip_zero_activations=st.booleans(),
     proposals_batch=st.integers(1, 16),
+    # no accumulator buffers, or per-column buffers of 1 to 4,096 partial sums
+    accumulator_entries=st.one_of(st.just(0), st.integers(1, 4096)),
 )
 
 
@@ -115,9 +118,12 @@ def planned(plan, a, proposals):
     return plan_frame(layers, streams, a, proposals, {})
 
 
-def grown(a, more_w, more_in, more_out):
+def grown(a, more_w, more_in, more_out, more_acc=0):
+    """``a`` with bigger SRAM shares and accumulator buffers, at the same energy per access (a level's size
+    only decides which candidates fit)."""
     return replace(a, sram_weight_bytes=a.sram_weight_bytes + more_w, sram_input_bytes=a.sram_input_bytes + more_in,
-                   sram_output_bytes=a.sram_output_bytes + more_out)
+                   sram_output_bytes=a.sram_output_bytes + more_out,
+                   accumulator_entries=a.accumulator_entries + more_acc)
 
 
 growth = st.one_of(st.integers(0, 64), st.integers(0, 64 * 1024))

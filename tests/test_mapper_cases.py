@@ -11,7 +11,7 @@ from engine_helpers import accel
 from accelsim.config import load_hwconfig
 from accelsim.sim.build import accelerator_from_config
 from accelsim.sim.mac_array import mac_array_cycles
-from accelsim.sim.mapping import map_layer, objective_rank, search
+from accelsim.sim.mapping import map_layer, mapping_of, objective_rank, search
 from accelsim.sim.weight_stream import WeightStream
 from accelsim.workload import Layer
 
@@ -121,3 +121,48 @@ def test_memoised_work_never_leaks_between_accelerators():
     after = frame.simulate_frame(layers, b, 4)
     assert fresh.figures == after.figures
     assert fresh.layers.equals(after.layers)
+
+
+def _pinned(layer, a, batch):
+    return search(layer, WeightStream.for_layer(layer, a.weight_bits), a, batch, pinned=True, stream_buffer_bytes=0,
+                  input_on_chip=True, output_on_chip=True)
+
+
+def test_partial_sums_stay_in_the_accumulator_buffers_when_a_column_can_hold_them():
+    """An fc layer of fan-in 64 on 16 rows leaves the array 4 times per output: 3 round trips of 32 outputs at
+    4 bytes (32-bit accumulators) = 384 B each way. One entry per column holds batch 1's sum: the round trips
+    leave the SRAM (48 reads and 48 writes of 8 B) for the buffers (96 reads and 96 writes of one entry)."""
+    fc = Layer("fc", "fc", (64,), (32,))
+    none, one = accel(), accel(accumulator_entries=1)
+    assert none.accumulator_entries == 0
+    without, with_acc = _pinned(fc, none, 1), _pinned(fc, one, 1)
+    m0, m1 = mapping_of(without, none), mapping_of(with_acc, one)
+    assert m0.operands.sram_read["psums"] == m0.operands.sram_write["psums"] == 384
+    assert m0.operands.accumulator_read["psums"] == 0
+    assert m1.operands.sram_read["psums"] == m1.operands.sram_write["psums"] == 0
+    assert m1.operands.accumulator_read["psums"] == m1.operands.accumulator_write["psums"] == 384
+    saved = 48 * (25.87 + 19.65) - 96 * (1.1 + 1.7)
+    assert without.choice.energy_pj - with_acc.choice.energy_pj == pytest.approx(saved, rel=1e-9)
+    # two proposals need two entries per column: one entry keeps nothing
+    assert mapping_of(_pinned(fc, one, 2), one).operands.accumulator_read["psums"] == 0
+
+
+def test_the_mapper_cuts_activation_chunks_to_fit_the_accumulator_buffers():
+    """A conv layer of 64 output pixels and fan-in 16 x 3 x 3 = 144 (9 row folds, 8 round trips): a chunk of n
+    pixels needs n entries per column. With 16 or 32 entries the energy objective chooses chunks that fit,
+    re-reading the weights per chunk, and every partial sum stays in the buffers (64 pixels x 16 units x 8 round
+    trips x 4 B). With 8 entries, chunks of 8 would read the weights 8 times and pay each fold's fill and drain 8
+    times, more than the SRAM round trips cost: it is a choice, not a rule."""
+    conv = Layer("c", "conv", (16, 10, 10), (16, 8, 8), (3, 3), 1)
+    through_sram = 64 * 16 * 8 * 4
+    for entries in (16, 32):
+        a = accel(accumulator_entries=entries)
+        m = mapping_of(_pinned(conv, a, 1), a)
+        assert m.chunk_vectors == entries
+        assert m.operands.sram_read["psums"] == 0
+        assert m.operands.accumulator_read["psums"] == through_sram
+    for entries in (0, 8):
+        a = accel(accumulator_entries=entries)
+        m = mapping_of(_pinned(conv, a, 1), a)
+        assert m.chunk_vectors == 64 and m.operands.sram_read["psums"] == through_sram
+        assert m.operands.accumulator_read["psums"] == 0

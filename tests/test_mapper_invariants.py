@@ -1,7 +1,7 @@
 """The mapper's invariants (issue 13), as properties over the small CNN's workloads and random accelerators:
 
-* the objective never rises when any memory level grows (in the 0.1% steps candidates are ranked in): true
-  by construction, since a larger level only makes more candidates feasible and never raises a candidate's
+* the objective never rises when any memory level grows (the SRAM shares, the accumulator buffers; in the
+  0.1% steps candidates are ranked in): true by construction, since a larger level only makes more candidates feasible and never raises a candidate's
   counts (`accelsim.sim.mapping`);
 * energy is never below that of the compulsory accesses (every MAC executed, weights and activations
   that live in DRAM moved once, every output written to SRAM once);
@@ -25,20 +25,22 @@ objectives = st.sampled_from(OBJECTIVES)
 
 @PROPERTY
 @given(plan=st.sampled_from(PLANS), a=accelerators, objective=objectives, proposals=st.integers(1, 24),
-       more_w=growth, more_in=growth, more_out=growth)
-def test_the_objective_never_rises_when_any_level_grows(plan, a, objective, proposals, more_w, more_in, more_out):
+       more_w=growth, more_in=growth, more_out=growth, more_acc=st.integers(0, 512))
+def test_the_objective_never_rises_when_any_level_grows(plan, a, objective, proposals, more_w, more_in, more_out,
+                                                        more_acc):
     a = replace(a, mapper_objective=objective)
     small = planned(plan, a, proposals).objective
-    big = planned(plan, grown(a, more_w, more_in, more_out), proposals).objective
+    big = planned(plan, grown(a, more_w, more_in, more_out, more_acc), proposals).objective
     assert objective_rank(big) <= objective_rank(small)  # candidates rank in 0.1% steps
 
 
 @PROPERTY
 @given(plan=st.sampled_from(PLANS), a=accelerators, objective=objectives, batch=st.integers(1, 8),
        pinned=st.booleans(), input_on_chip=st.booleans(), output_on_chip=st.booleans(),
-       buffer=st.integers(600, 40_000), more=st.integers(0, 40_000), more_in=growth, more_out=growth)
+       buffer=st.integers(600, 40_000), more=st.integers(0, 40_000), more_in=growth, more_out=growth,
+       more_acc=st.integers(0, 512))
 def test_a_layers_choice_never_worsens_when_a_buffer_grows(plan, a, objective, batch, pinned, input_on_chip,
-                                                           output_on_chip, buffer, more, more_in, more_out):
+                                                           output_on_chip, buffer, more, more_in, more_out, more_acc):
     """One layer's search, each of its buffers grown: the chosen candidate's objective never rises."""
     a = replace(a, mapper_objective=objective)
     for layer in workload(plan):
@@ -50,7 +52,8 @@ def test_a_layers_choice_never_worsens_when_a_buffer_grows(plan, a, objective, b
             small = search(layer, stream, a, batch, stream_buffer_bytes=buffer, **kw).choice
         except Exception:  # noqa: BLE001 - a buffer too small for this layer: nothing to compare
             continue
-        big = search(layer, stream, grown(a, 0, more_in, more_out), batch, stream_buffer_bytes=buffer + more, **kw).choice
+        big = search(layer, stream, grown(a, 0, more_in, more_out, more_acc), batch, stream_buffer_bytes=buffer + more,
+                     **kw).choice
         value = {"energy": lambda c: c.energy_pj, "latency": lambda c: c.cycles,
                  "edp": lambda c: c.energy_pj * c.cycles}[objective]
         assert objective_rank(value(big)) <= objective_rank(value(small)), (layer.name, small, big)

@@ -3,6 +3,7 @@
 from accelsim.config.dram import PRESETS as DRAM_PRESETS
 from accelsim.config.dram import DramConfig
 from accelsim.config.hardware import (
+    AccumulatorConfig,
     DecoderConfig,
     HardwareConfig,
     MacArrayConfig,
@@ -15,6 +16,7 @@ from accelsim.config.hardware import (
 )
 
 __all__ = [
+    "AccumulatorConfig",
     "DRAM_PRESETS",
     "DecoderConfig",
     "DramConfig",

@@ -227,6 +227,19 @@ class MapperConfig(BaseModel):
                               "latency, or the product of a layer's energy and latency (edp)")
 
 
+class AccumulatorConfig(BaseModel):
+    """A per-column accumulator buffer at the foot of the MAC array: ``entries`` partial sums of
+    ``mac_array.accumulator_bits`` per column. A column's partial sums collect there, over the row folds of
+    a layer and across weight tiles, instead of round-tripping through the SRAM, whenever the mapper's
+    chunk of vectors needs no more entries than a column has (`accelsim.sim.mapping`). The TPU's matrix unit
+    feeds 4,096 such entries per column (Jouppi et al., ISCA 2017, section 2). Energy, leakage and area come
+    from ``tables.accumulator`` (one small SRAM array of ``entries`` x ``accumulator_bits`` per column)."""
+
+    model_config = _Strict
+
+    entries: int = Field(ge=1, le=1 << 20, description="partial sums each column holds")
+
+
 class DecoderConfig(BaseModel):
     """Codebook decoders: each holds a table of ``entries`` values of ``value_bits`` and turns an
     index into a weight, ``lookups_per_cycle`` lookups per decoder per cycle."""
@@ -274,6 +287,9 @@ class TablesConfig(BaseModel):
     decoder: TableName = "cacti-decoder"
     mac: TableName = "aladdin-mac"
     dram: TableName = "drampower"
+    # A table with an ``accumulator`` component prices it directly; the CACTI codebook table prices one
+    # column's buffer as the small SRAM array (entries x bits) it is.
+    accumulator: TableName = "cacti-decoder"
 
 
 class HardwareConfig(BaseModel):
@@ -289,6 +305,9 @@ class HardwareConfig(BaseModel):
     sram: SramConfig
     decoders: DecoderConfig
     sparsity: SparsityConfig = SparsityConfig()
+    accumulators: AccumulatorConfig | None = Field(
+        None, description="optional per-column accumulator buffers (a memory level below the SRAM); none: partial "
+                          "sums that leave the array go to the SRAM")
     dram: DramConfig
     proposals_batch: int = Field(1, ge=1, description="region proposals processed per pass over the weights")
     tables: TablesConfig = TablesConfig()

@@ -36,8 +36,10 @@ def layer_table(rows: tuple[LayerRow, ...]) -> list[str]:
 
 def run_text(summary: DesignPointSummary, rows: tuple[LayerRow, ...]) -> str:
     s, f, a = summary.design, summary.frame, summary.accuracy
-    energy = {"dram": f.energy_dram_pj, "sram": f.energy_sram_pj, "decoder": f.energy_decoder_pj,
-              "mac": f.energy_mac_pj, "leakage": f.energy_leakage_pj}
+    energy = {"dram": f.energy_dram_pj, "sram": f.energy_sram_pj, "accumulators": f.energy_accumulator_pj,
+              "decoder": f.energy_decoder_pj, "mac": f.energy_mac_pj, "leakage": f.energy_leakage_pj}
+    if not f.energy_accumulator_pj:  # a design without accumulator buffers
+        del energy["accumulators"]
     total = sum(energy.values()) or 1.0
     lines = [f"hardware {s.hardware}, model {s.model}, plan {s.plan}, "
              f"{f.proposals_per_frame} proposals/frame in {f.weight_passes_per_frame} weight pass(es)",

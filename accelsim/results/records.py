@@ -84,16 +84,22 @@ class LayerRow(Record):
     sram_read_bytes: float = figure("B", "bytes read from the SRAM banks (operands, partial sums, weights, "
                                     "outputs leaving for DRAM)")
     sram_write_bytes: float = figure("B", "bytes written to the SRAM banks (partial sums, outputs, data from DRAM)")
+    accumulator_read_bytes: float = figure("B", "partial sums read from the columns' accumulator buffers, at "
+                                           "accumulator width (0 without accumulators)")
+    accumulator_write_bytes: float = figure("B", "partial sums written to the columns' accumulator buffers, at "
+                                            "accumulator width (0 without accumulators)")
     decoder_lookups: float = figure("lookups", "codebook lookups (every stored entry, fillers included, each time "
                                     "a weight tile is loaded into the array)", show=Show("lookups", ">11,.0f"))
     events: int = figure("events", "SimPy events of the layer's pipeline (simulation effort, not hardware)")
     energy_dram_pj: float = figure("pJ", "DRAM read/write, activate/precharge, and background + refresh power "
                                    "over the layer's cycles")
     energy_sram_pj: float = figure("pJ", "SRAM bank reads and writes (bank-width accesses)")
+    energy_accumulator_pj: float = figure("pJ", "accumulator-buffer reads and writes of partial sums (one entry each)")
     energy_decoder_pj: float = figure("pJ", "codebook lookups")
     energy_mac_pj: float = figure("pJ", "multiply-accumulates executed")
-    energy_leakage_pj: float = figure("pJ", "SRAM, decoder and MAC-array leakage over the layer's cycles")
-    energy_total_pj: float = figure("pJ", "sum of the five energy columns",
+    energy_leakage_pj: float = figure("pJ", "SRAM, decoder, MAC-array and accumulator-buffer leakage over the layer's "
+                                      "cycles")
+    energy_total_pj: float = figure("pJ", "sum of the six energy columns above",
                                     show=Show("energy uJ", ">10,.2f", 1e-6))
     mac_utilisation_pct: float = figure("%", "macs_executed / (cycles x rows x cols): how busy the array is")
     dram_bandwidth_avg_gbps: float = figure("GB/s", "DRAM bytes over the layer's time (10^9 bytes per second)")
@@ -114,7 +120,7 @@ class LayerRow(Record):
     psums_sram_write_bytes: float = figure("B", "SRAM writes of partial sums at accumulator width")
     psums_dram_read_bytes: float = figure("B", "DRAM reads of partial sums at accumulator width")
     psums_dram_write_bytes: float = figure("B", "DRAM writes of partial sums at accumulator width")
-    energy_psums_pj: float = figure("pJ", "SRAM accesses and DRAM reads/writes of partial sums at accumulator width (DRAM activate/precharge "
+    energy_psums_pj: float = figure("pJ", "accumulator-buffer and SRAM accesses and DRAM reads/writes of partial sums at accumulator width (DRAM activate/precharge "
                                    "and background power are not split by operand)")
     outputs_sram_read_bytes: float = figure("B", "SRAM reads of final output activations")
     outputs_sram_write_bytes: float = figure("B", "SRAM writes of final output activations")
@@ -183,13 +189,14 @@ class FrameFigures(Record):
                                       "latency can be lower")
     energy_dram_pj: float = figure("pJ", "DRAM energy of the frame (as the layers' energy_dram_pj, summed)")
     energy_sram_pj: float = figure("pJ", "SRAM energy of the frame")
+    energy_accumulator_pj: float = figure("pJ", "accumulator-buffer energy of the frame (0 without accumulators)")
     energy_decoder_pj: float = figure("pJ", "codebook decoder energy of the frame")
     energy_mac_pj: float = figure("pJ", "MAC-array energy of the frame")
     energy_leakage_pj: float = figure("pJ", "leakage energy of the frame (paid while idle too)")
     dram_background_pj: float = figure("pJ", "of energy_dram_pj, DRAM background and refresh power over the "
                                        "frame's latency (paid while idle too)")
-    area_mm2: float = figure("mm²", "on-chip SRAM, codebook decoders and MAC array, from the config's tables "
-                             "(no interconnect or control)")
+    area_mm2: float = figure("mm²", "on-chip SRAM, codebook decoders, MAC array and accumulator buffers, from the "
+                             "config's tables (no interconnect or control)")
     sram_access_time_ns: float | None = figure(
         "ns", "access time of the slowest SRAM bank (address in to data out) from the SRAM table at the bank's "
         "size, width, ports and node (None: the table has no timing, e.g. horowitz-45nm; banks taken as single-cycle)")

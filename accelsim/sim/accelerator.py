@@ -26,7 +26,9 @@ class Energies:
     sram_write_pj: float
     decoder_lookup_pj: float  # one codebook lookup
     sram_leakage_mw: float  # all banks
-    other_leakage_mw: float = 0.0  # MAC array, decoders
+    other_leakage_mw: float = 0.0  # MAC array, decoders, accumulator buffers
+    accumulator_read_pj: float = 0.0  # one partial sum (accumulator_bits) out of a column's accumulator buffer
+    accumulator_write_pj: float = 0.0
     sources: dict[str, str] = field(default_factory=dict)
 
 
@@ -54,6 +56,7 @@ class Accelerator:
     area_mm2: float = 0.0  # SRAM + decoders + MAC array, from the config's tables (reported, not simulated)
     overlap_stationary: bool = True  # double-buffered stationary registers (`Dataflow.grid`)
     mapper_objective: str = "energy"  # what the mapper minimises per layer: energy, latency or edp
+    accumulator_entries: int = 0  # partial sums each column's accumulator buffer holds (0: no such level)
 
     # One bank's timing from the SRAM table (NaN: the table has none; the banks are then taken as
     # single-cycle). What the engine uses is `sram.access_cycles`, derived from them by `sram_access_cycles`.

@@ -44,10 +44,13 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
         read_pj_per_bit=tech.dram_read.to("pJ/bit"), write_pj_per_bit=tech.dram_write.to("pJ/bit"),
         act_pre_nj=tech.dram_activate.to("pJ") / 1000, background_mw=tech.dram_background.to("mW") + refresh_mw,
     )
+    acc_read, acc_write, acc_leak = (getattr(tech, f"accumulator_{x}") for x in ("read", "write", "leakage"))
     energies = Energies(
         mac_pj=tech.mac.to("pJ"), sram_read_pj=tech.sram_read.to("pJ"), sram_write_pj=tech.sram_write.to("pJ"),
         decoder_lookup_pj=tech.decoder_lookup.to("pJ"), sram_leakage_mw=tech.sram_leakage.to("mW"),
-        other_leakage_mw=tech.decoder_leakage.to("mW") + tech.mac_leakage.to("mW"),
+        other_leakage_mw=tech.decoder_leakage.to("mW") + tech.mac_leakage.to("mW") + (acc_leak.to("mW") if acc_leak else 0.0),
+        accumulator_read_pj=acc_read.to("pJ") if acc_read else 0.0,
+        accumulator_write_pj=acc_write.to("pJ") if acc_write else 0.0,
         sources={name: entry.key for name, entry in tech.figures().items()},
     )
     access_ns = tech.sram_access_time.to("ns") if tech.sram_access_time else math.nan
@@ -62,7 +65,7 @@ def accelerator_from_config(cfg: HardwareConfig) -> tuple[Accelerator, list[dict
         skip_pruned_weights=cfg.sparsity.skip_pruned_weights, skip_zero_activations=cfg.sparsity.skip_zero_activations,
         dram_timing=timing, dram_energy=energy, energies=energies, proposals_batch=cfg.proposals_batch,
         area_mm2=tech.area_mm2, mapper_objective=cfg.mapper.objective, sram_access_time_ns=access_ns,
-        sram_cycle_time_ns=cycle_ns,
+        sram_cycle_time_ns=cycle_ns, accumulator_entries=cfg.accumulators.entries if cfg.accumulators else 0,
     )
     entries = [{"figure": name, **entry.as_dict()} for name, entry in tech.figures().items()]
     return accel, entries

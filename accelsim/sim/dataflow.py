@@ -21,7 +21,8 @@ Per-operand SRAM accesses follow from the table: the operand on the columns' dim
 once per row fold, the one on the rows' dimension once per column fold, and the stationary one is
 loaded (or drained) once per fold. Outputs whose reduction dimension ``K`` is spread over row folds
 (weight- and input-stationary) leave the array once per row fold, all but the last time as partial
-sums.
+sums; they leave at the foot of the columns, where an accumulator buffer may hold them
+(`columns_in_use`).
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ class Dataflow(ABC):
         if self.units_on_columns:
             return np.asarray(vectors) * min(cols, units_per_group)
         return np.minimum(np.asarray(vectors), cols) * units_per_group
+
+    def columns_in_use(self, vectors, cols: int, units_per_group: int):
+        """Columns an output block of ``vectors`` vectors spreads over: its partial sums leave the array at
+        these columns' feet, so each column's accumulator buffer holds an equal part of them."""
+        if self.units_on_columns:
+            return np.full_like(np.asarray(vectors, dtype=np.int64), min(cols, units_per_group))
+        return np.minimum(np.asarray(vectors, dtype=np.int64), cols)
 
     @abstractmethod
     def output_departures(self, fan_in: int, rows) -> int:

@@ -192,7 +192,8 @@ def simulate_frame(layers: list[Layer], accel: Accelerator, proposals: int,
     return FrameResult(rows, _figures(rows, plan, streams, accel, proposals, cold, layers))
 
 
-_ENERGY = ("energy_dram_pj", "energy_sram_pj", "energy_decoder_pj", "energy_mac_pj", "energy_leakage_pj")
+_ENERGY = ("energy_dram_pj", "energy_sram_pj", "energy_accumulator_pj", "energy_decoder_pj", "energy_mac_pj",
+           "energy_leakage_pj")
 # What limits a layer: the largest of these, named as `LayerRow.bound` says.
 _LIMITS = {"mac_cycles": "compute", "decoder_cycles": "decoder", "dram_cycles": "dram", "conflict_cycles": "sram-banks"}
 
@@ -233,6 +234,8 @@ def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, ac
     ops = m.operands
     sram_pj = {op: math.ceil(ops.sram_read[op] / width) * e.sram_read_pj
                + math.ceil(ops.sram_write[op] / width) * e.sram_write_pj for op in OPERANDS}
+    acc_pj = {op: (ops.accumulator_read[op] * e.accumulator_read_pj + ops.accumulator_write[op] * e.accumulator_write_pj)
+              / accel.accumulator_bytes for op in OPERANDS}
     moved = t.dram.read_bytes + t.dram.write_bytes
     # DRAM read/write energy is shared among operands by the bytes each moved (bursts round it up alike)
     dram_rw_pj = {op: t.dram.energy_rw_pj * (ops.dram_read[op] + ops.dram_write[op]) / (m.dram_read_bytes + m.dram_write_bytes)
@@ -252,10 +255,13 @@ def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, ac
         "dram_row_misses": t.dram.row_misses,
         "sram_read_bytes": m.sram_read_bytes,
         "sram_write_bytes": m.sram_write_bytes,
+        "accumulator_read_bytes": sum(ops.accumulator_read.values()),
+        "accumulator_write_bytes": sum(ops.accumulator_write.values()),
         "decoder_lookups": m.decoder_lookups,
         "events": t.events,
         "energy_dram_pj": dram_pj,
         "energy_sram_pj": sum(sram_pj.values()),
+        "energy_accumulator_pj": sum(acc_pj.values()),
         "energy_decoder_pj": m.decoder_lookups * e.decoder_lookup_pj,
         "energy_mac_pj": m.macs_executed * e.mac_pj,
         "energy_leakage_pj": (e.sram_leakage_mw + e.other_leakage_mw) * time_ns,
@@ -266,7 +272,7 @@ def _accumulate(sums: dict[str, _LayerSums], m: LayerMapping, t: LayerTiming, ac
         values[f"{op}_sram_write_bytes"] = ops.sram_write[op]
         values[f"{op}_dram_read_bytes"] = ops.dram_read[op]
         values[f"{op}_dram_write_bytes"] = ops.dram_write[op]
-        values[f"energy_{op}_pj"] = sram_pj[op] + dram_rw_pj[op]
+        values[f"energy_{op}_pj"] = sram_pj[op] + acc_pj[op] + dram_rw_pj[op]
     s = sums.get(m.layer.name)
     if s is None:
         weight_bytes = streams[m.layer.name].total_bytes if m.layer.name in streams else 0

@@ -22,9 +22,16 @@ load fewer times.
 **Partial sums** are kept at ``accumulator_bits``. A column fold's outputs leave the array once per
 row fold (`Dataflow.output_departures`), and a weight tile that ends inside a column group's fan-in
 leaves that group's sums unfinished until the next tile: under weights-outer for every vector of the
-layer, under inputs-outer for the chunk's. They live in the output share, beside the whole output when
-it stays on chip for the next layer (finished outputs bound for DRAM drain as they complete). What does
-not fit is **spilled**: written to DRAM and read back, counted in bytes, cycles and energy.
+layer, under inputs-outer for the chunk's. They leave the array at the foot of its columns. Where the
+config has **accumulator buffers** (``accumulators.entries`` per column, `Dataflow.columns_in_use`),
+the sums a column must hold fit there when the chunk needs no more entries than it has: a step's (one
+chunk through a column group's row folds) and, if they fit too, those held across a tile boundary. A
+buffer access costs far less than an SRAM word, so the mapper weighs smaller chunks (each re-reading the
+weights and paying each fold's fill and drain again) against the SRAM round trips they avoid
+(`tests/test_mapper_cases.py` has a layer where 16 entries win and 8 do not). Otherwise the sums live
+in the output share, beside the whole output when it stays on chip for the next layer (finished outputs
+bound for DRAM drain as they complete). What does not fit is **spilled**: written to DRAM and read back,
+counted in bytes, cycles and energy.
 
 **The objective** (``mapper.objective`` in the hardware config) is ``energy`` (default: the figure
 accelsim exists to report), ``latency`` or ``edp`` (a layer's energy times its cycles; a frame's is the
@@ -37,9 +44,9 @@ Each candidate's cost is estimated from its counts (DRAM and SRAM bytes at
 the tables' energies, decoder lookups, MACs, leakage and DRAM background over the estimated cycles,
 which take the larger of compute and DRAM time plus the exposed first load and last write-back).
 
-**Invariants by construction.** A buffer's size never raises a candidate's counts (it only decides
-which candidates are feasible, whether an input fits whole and is read once, and whether partial sums
-spill), so a larger level only adds candidates and lowers their costs: the chosen objective never rises
+**Invariants by construction.** A buffer's size (an SRAM share, the accumulator entries) never raises a
+candidate's counts (it only decides which candidates are feasible, whether an input fits whole and is
+read once, and where partial sums go), so a larger level only adds candidates and lowers their costs: the chosen objective never rises
 when any level grows, to within the 0.1% steps in which candidates are ranked
 (`objective_rank`; `tests/test_mapper_invariants.py`). DRAM bytes and latency are not the objective;
 they are monotone only where the objective agrees with them (`validation/sram_sweep.py` measures
@@ -76,13 +83,16 @@ OPERANDS = ("weights", "inputs", "psums", "outputs")
 @dataclass(frozen=True)
 class OperandBytes:
     """Bytes moved per operand and level. SRAM writes of weights and inputs are their fills from DRAM;
-    SRAM reads of outputs are their drains to DRAM; partial sums are written to and read from the SRAM
-    at the accumulator width, and to and from DRAM when they spill."""
+    SRAM reads of outputs are their drains to DRAM; partial sums are written to and read from the
+    accumulator buffers or the SRAM at the accumulator width, and to and from DRAM when they spill (only
+    partial sums ever use the accumulator buffers)."""
 
     sram_read: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
     sram_write: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
     dram_read: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
     dram_write: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
+    accumulator_read: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
+    accumulator_write: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0.0))
 
 
 @dataclass(frozen=True)
@@ -318,7 +328,8 @@ class _Candidates:
     in_dram: np.ndarray
     out_dram: float
     psum_dram: np.ndarray  # spilled bytes, each way
-    psum_total: np.ndarray  # partial-sum round trips, each way
+    psum_sram: np.ndarray  # partial-sum round trips through the SRAM, each way
+    psum_acc: np.ndarray  # partial-sum round trips through the accumulator buffers, each way
     input_sram_reads: np.ndarray  # input operands into the array, bytes
     weight_sram_reads: np.ndarray  # weight stream into the array, bytes
     out_bytes: float  # final outputs written to the SRAM
@@ -368,22 +379,36 @@ def _candidates(layer: Layer, accel: Accelerator, comp: _Compute, til: _Tiling, 
     rows_used = comp.rows_used[n]
     departures = df.output_departures(layer.fan_in, rows_used)
     step_psums = np.where(departures > 1, block * a, 0.0)
-    cross_psums = np.where(weights_outer, vectors, nv) * til.split_block[s] * a
+    held = np.where(weights_outer, vectors, nv)  # vectors whose sums wait across a tile boundary
+    cross_psums = held * til.split_block[s] * a
     # Round trips: every departure but the last, and at least one per tile boundary inside a column group
     # (the only ones output-stationary has); those at tile boundaries are the ones held across tiles.
     cross_total = vectors * til.split_units[s] * a
     psum_total = np.maximum(vectors * layer.out_units * (departures - 1) * a, cross_total)
-    all_spill = step_psums > room
-    cross_spill = ~all_spill & (step_psums + cross_psums > room)
-    psum_dram = np.where(all_spill, psum_total, np.where(cross_spill, cross_total, 0.0))
+    # Accumulator buffers at the columns' feet take the round trips whose sums fit a column's entries: a
+    # step's (one chunk through a column group's row folds), and those held across a tile boundary, which
+    # reuse the same entries when the next tile resumes the group.
+    column_bytes = accel.accumulator_entries * a
+    if column_bytes:
+        acc_step = step_psums <= column_bytes * df.columns_in_use(nv, accel.cols, mg)
+        acc_cross = acc_step & (cross_psums <= column_bytes * df.columns_in_use(held, accel.cols, mg))
+    else:
+        acc_step = acc_cross = np.zeros(s.shape, dtype=bool)
+    sram_psums = np.where(acc_cross, 0.0, np.where(acc_step, cross_total, psum_total))
+    acc_psums = psum_total - sram_psums
+    step_sram = np.where(acc_step, 0.0, step_psums)
+    all_spill = step_sram > room
+    cross_spill = ~all_spill & ~acc_cross & (step_sram + cross_psums > room)
+    psum_dram = np.where(all_spill, sram_psums, np.where(cross_spill, cross_total, 0.0))
 
     # SRAM traffic: operands into the array, partial sums, fills from and drains to DRAM.
     input_reads = np.broadcast_to(df.input_reads(vectors, layer.fan_in, mg, groups, rows_used, accel.cols) * b, s.shape)
     weight_reads = weight_bytes * comp.weight_passes[n]
-    reads = input_reads + weight_reads + psum_total + psum_dram + out_dram
-    writes = psum_total + psum_dram + out_bytes + in_d + w_dram
+    reads = input_reads + weight_reads + sram_psums + psum_dram + out_dram
+    writes = sram_psums + psum_dram + out_bytes + in_d + w_dram
     width = accel.sram.bank_width_bytes
     sram_pj = np.ceil(reads / width) * accel.energies.sram_read_pj + np.ceil(writes / width) * accel.energies.sram_write_pj
+    acc_pj = acc_psums / a * (accel.energies.accumulator_read_pj + accel.energies.accumulator_write_pj)
 
     dram_read = w_dram + in_d + psum_dram
     dram_write = out_dram + psum_dram
@@ -397,9 +422,9 @@ def _candidates(layer: Layer, accel: Accelerator, comp: _Compute, til: _Tiling, 
     e = accel.energies
     # MACs are the same for every candidate and left out; mW x ns = pJ
     energy = (dram_read * 8 * accel.dram_energy.read_pj_per_bit + dram_write * 8 * accel.dram_energy.write_pj_per_bit
-              + sram_pj + lookups * e.decoder_lookup_pj
+              + sram_pj + acc_pj + lookups * e.decoder_lookup_pj
               + (e.sram_leakage_mw + e.other_leakage_mw + accel.dram_energy.background_mw) * cycles * accel.cycle_ns)
-    return _Candidates(s, n, o, m, feasible, w_dram, in_d, out_dram, psum_dram, psum_total, input_reads,
+    return _Candidates(s, n, o, m, feasible, w_dram, in_d, out_dram, psum_dram, sram_psums, acc_psums, input_reads,
                        weight_reads, out_bytes, T, cycles, energy)
 
 
@@ -556,10 +581,11 @@ def mapping_of(sr: Search, accel: Accelerator) -> LayerMapping:
     ops = OperandBytes()
     w_dram, in_d = float(w_load.sum()), float(in_load.sum())
     ops.sram_read.update(weights=float(c.weight_sram_reads[i]), inputs=float(c.input_sram_reads[i]),
-                         psums=float(c.psum_total[i]) + spill, outputs=out_dram)
-    ops.sram_write.update(weights=w_dram, inputs=in_d, psums=float(c.psum_total[i]) + spill, outputs=c.out_bytes)
+                         psums=float(c.psum_sram[i]) + spill, outputs=out_dram)
+    ops.sram_write.update(weights=w_dram, inputs=in_d, psums=float(c.psum_sram[i]) + spill, outputs=c.out_bytes)
     ops.dram_read.update(weights=w_dram, inputs=in_d, psums=spill)
     ops.dram_write.update(psums=spill, outputs=out_dram)
+    ops.accumulator_read["psums"] = ops.accumulator_write["psums"] = float(c.psum_acc[i])
     profile = sr.stream.profile
     macs = float(vectors * (profile.nonzeros if accel.skip_pruned_weights else layer.out_units * layer.fan_in)
                  * sr.density)

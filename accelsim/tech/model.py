@@ -18,6 +18,10 @@ figure                                 unit        meaning
 ``decoder_leakage`` / ``decoder_area``  mW / mm2    all decoders together
 ``mac``                                 pJ          one multiply-accumulate
 ``mac_leakage`` / ``mac_area``          mW / mm2    the whole array
+``accumulator_read`` / ``_write``       pJ          one partial sum (``accumulator_bits``) read from or
+                                                    written to a column's accumulator buffer; only
+                                                    with ``accumulators`` in the config
+``accumulator_leakage`` / ``_area``     mW / mm2    all columns' buffers together
 ``dram_read`` / ``dram_write``          pJ/bit      per bit transferred
 ``dram_activate``                       pJ          activate + precharge of one row on one channel
                                                     (all devices of the channel)
@@ -39,7 +43,8 @@ from accelsim.config.hardware import HardwareConfig
 from accelsim.tech.tables import Entry, Param, Table, TableError, load_table
 
 # Tables used for a figure the selected table lacks (e.g. Horowitz has no leakage or area).
-_FALLBACK = {"sram": "cacti-sram", "decoder": "cacti-decoder", "mac": "aladdin-mac", "dram": "drampower"}
+_FALLBACK = {"sram": "cacti-sram", "decoder": "cacti-decoder", "mac": "aladdin-mac", "dram": "drampower",
+             "accumulator": "cacti-decoder"}
 # Context that a table may ignore without changing the figure's meaning.
 _NEUTRAL: dict[str, Param] = {"ports": 1, "number": "int"}
 
@@ -52,7 +57,8 @@ class TechModel:
         self._tables: dict[str, Table] = {}
         self._used: dict[str, Entry] = {}
         t = cfg.tables
-        self.selected = {"sram": t.sram, "decoder": t.decoder, "mac": t.mac, "dram": t.dram}
+        self.selected = {"sram": t.sram, "decoder": t.decoder, "mac": t.mac, "dram": t.dram,
+                         "accumulator": t.accumulator}
         try:
             self._compute()
         except TableError as exc:
@@ -132,6 +138,8 @@ class TechModel:
         self.mac_leakage = self._fig(self._with_fallback("mac", "leakage", **mac_ctx), "mW", n, f"{n} MACs")
         self.mac_area = self._fig(self._with_fallback("mac", "area", **mac_ctx), "mm2", n, f"{n} MACs")
 
+        self._accumulators()
+
         dev, ch = dr.devices_per_channel, dr.channels
         self.dram_read = self._dram("read", "read_energy_per_bit", "pJ/bit")
         self.dram_write = self._dram("write", "write_energy_per_bit", "pJ/bit")
@@ -144,6 +152,35 @@ class TechModel:
         if why:
             out = out.scaled(factor, why)
         return self._record(out)
+
+    def _accumulators(self) -> None:
+        """The accumulator buffers' figures (None without ``accumulators``). A table with an ``accumulator``
+        component prices them as such; otherwise each column's buffer is priced as a small SRAM array of
+        ``entries`` words of ``accumulator_bits``, from the table's ``decoder`` rows (CACTI's small-array
+        model, which the codebook tables use for the same geometry)."""
+        acc, m = self.cfg.accumulators, self.cfg.mac_array
+        self.accumulator_read = self.accumulator_write = self.accumulator_leakage = self.accumulator_area = None
+        if acc is None:
+            return
+        name = self.selected["accumulator"]
+        component = "accumulator" if self.table(name).has("accumulator", "read") else "decoder"
+        ctx = dict(tech_node_nm=self.cfg.tech_node_nm, entries=acc.entries, value_bits=m.accumulator_bits)
+        why = "" if component == "accumulator" else (
+            f"one column's accumulator buffer ({acc.entries} x {m.accumulator_bits} bits) priced as the small SRAM "
+            f"array of {name}'s decoder rows")
+
+        def get(action: str) -> Entry:
+            try:
+                entry = self.lookup(component, action, table=name, **ctx)
+            except TableError as exc:  # name the config's field, not only the table's row
+                raise type(exc)(f"accumulators ({acc.entries} entries of {m.accumulator_bits} bits): {exc}") from None
+            return Entry(entry.value, entry.unit, entry.source, entry.key, "; ".join(filter(None, [entry.note, why])))
+
+        n = m.cols
+        self.accumulator_read = self._fig(get("read"), "pJ")
+        self.accumulator_write = self._fig(get("write"), "pJ")
+        self.accumulator_leakage = self._fig(get("leakage"), "mW", n, f"{n} columns")
+        self.accumulator_area = self._fig(get("area"), "mm2", n, f"{n} columns")
 
     def _timing(self, action: str, bank: dict[str, Param]) -> Entry | None:
         if not self.table(self.selected["sram"]).has("sram", action):
@@ -180,11 +217,13 @@ class TechModel:
     def figures(self) -> dict[str, Entry]:
         """The per-config figures by name (see the module table); the SRAM timing only where the table has it."""
         names = ["sram_read", "sram_write", "sram_leakage", "sram_area", "sram_access_time", "sram_cycle_time",
-                 "decoder_lookup", "decoder_leakage", "decoder_area", "mac", "mac_leakage", "mac_area", "dram_read",
+                 "decoder_lookup", "decoder_leakage", "decoder_area", "mac", "mac_leakage", "mac_area",
+                 "accumulator_read", "accumulator_write", "accumulator_leakage", "accumulator_area", "dram_read",
                  "dram_write", "dram_activate", "dram_refresh", "dram_background"]
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
     @property
     def area_mm2(self) -> float:
-        """On-chip area of SRAM + decoders + MAC array, mm2 (no interconnect or control)."""
-        return self.sram_area.value + self.decoder_area.value + self.mac_area.value
+        """On-chip area of SRAM + decoders + MAC array (+ accumulator buffers), mm2 (no interconnect or control)."""
+        acc = self.accumulator_area.value if self.accumulator_area is not None else 0.0
+        return self.sram_area.value + self.decoder_area.value + self.mac_area.value + acc
