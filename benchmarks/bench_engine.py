@@ -33,7 +33,7 @@ import accelsim.sim.conflicts as conflicts
 from accelsim.compress.profile import stream_profile
 from accelsim.config import load_hwconfig
 from accelsim.pipeline.compression import CompressionRequest, compress_stage
-from accelsim.sim.build import accelerator_from_config
+from accelsim.pipeline.accelerator import accelerator_from_config
 from accelsim.sim.frame import simulate_frame
 from accelsim.workload import build_workload
 
@@ -79,7 +79,10 @@ def baseline_point(commit: str):
     sys.path.insert(0, folder)
     try:
         load = importlib.import_module("accelsim.config").load_hwconfig
-        build = importlib.import_module("accelsim.sim.build").accelerator_from_config
+        try:
+            build = importlib.import_module("accelsim.pipeline.accelerator").accelerator_from_config
+        except ModuleNotFoundError:  # a baseline from before the builder left sim/ (which may not import config)
+            build = importlib.import_module("accelsim.sim.build").accelerator_from_config
         frame = importlib.import_module("accelsim.sim.frame").simulate_frame
         stage = importlib.import_module("accelsim.pipeline.compression")
         workload = importlib.import_module("accelsim.workload").build_workload

@@ -9,7 +9,7 @@ from test_hwconfig import _base
 from accelsim.config import load_hwconfig, parse_hwconfig
 from accelsim.errors import ConfigError
 from accelsim.resources import hwconfigs_dir
-from accelsim.sim.build import accelerator_from_config
+from accelsim.pipeline.accelerator import accelerator_from_config
 from accelsim.tech.model import TechModel
 from accelsim.tech.tables import TableError, load_table
 

@@ -11,7 +11,7 @@ import yaml
 from accelsim.config import DRAM_PRESETS, HardwareConfig, load_hwconfig, parse_hwconfig
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.resources import hwconfigs_dir
-from accelsim.sim.build import accelerator_from_config
+from accelsim.pipeline.accelerator import accelerator_from_config
 
 SHIPPED = sorted(p.stem for p in hwconfigs_dir().glob("*.yaml"))
 

@@ -9,7 +9,7 @@ import pytest
 
 from engine_helpers import accel
 from accelsim.config import load_hwconfig
-from accelsim.sim.build import accelerator_from_config
+from accelsim.pipeline.accelerator import accelerator_from_config
 from accelsim.sim.mac_array import mac_array_cycles
 from accelsim.sim.mapping import map_layer, mapping_of, objective_rank, search
 from accelsim.sim.weight_stream import WeightStream

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from accelsim.config import parse_hwconfig
 from accelsim.resources import hwconfigs_dir
 from accelsim.sim import conflicts
-from accelsim.sim.build import accelerator_from_config
+from accelsim.pipeline.accelerator import accelerator_from_config
 from accelsim.sim.conflicts import conflict_ratio, operand_addresses, ratio_of
 from accelsim.sim.sram import SramGeometry, sram_conflicts
 from accelsim.workload import Layer

@@ -11,7 +11,7 @@ import pytest
 from test_hwconfig import _base
 from accelsim.config import load_hwconfig, parse_hwconfig
 from accelsim.sim.accelerator import bank_time_ns, sram_access_cycles
-from accelsim.sim.build import accelerator_from_config
+from accelsim.pipeline.accelerator import accelerator_from_config
 from accelsim.sim.frame import simulate_frame
 from accelsim.sim.sram import SramGeometry, sram_conflicts
 from accelsim.tech.model import TechModel

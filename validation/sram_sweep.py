@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from accelsim.config import load_hwconfig
 from accelsim.pipeline.compression import CompressionRequest, compress_stage
-from accelsim.sim.build import accelerator_from_config
+from accelsim.pipeline.accelerator import accelerator_from_config
 from accelsim.sim.frame import simulate_frame
 from accelsim.sim.mapping import OBJECTIVES
 from accelsim.workload import build_workload

@@ -10,7 +10,7 @@ SRAM ``policy``:
 - ``partitioned``: fixed shares for ``weights``, ``input_activations`` and ``output_activations``
   (``split``), each a size (``384KiB``) or a fraction of ``size`` (``0.75`` or ``"75%"``); their sum
   may not exceed ``size``. Compressed weights are resident only if they fit in the weights share.
-- ``unified``: one buffer, no fixed shares. Stated policy (``accelsim/sim/build.py``): one eighth of
+- ``unified``: one buffer, no fixed shares. Stated policy (``accelsim/pipeline/accelerator.py``): one eighth of
   the buffer holds input-activation tiles, one eighth output tiles (each double-buffered), and the
   remaining three quarters hold weights, resident or streamed. Every share property here returns
   ``size``; the division is the engine's.

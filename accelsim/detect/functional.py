@@ -90,6 +90,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -97,8 +98,10 @@ from torch import nn
 
 from accelsim.compress.formats import ValueFormat
 from accelsim.compress.model import CompressedModel
-from accelsim.config.hardware import HardwareConfig
 from accelsim.errors import ModelError
+
+if TYPE_CHECKING:  # the detector reads a config's widths; it does not depend on the config package at run time
+    from accelsim.config.hardware import HardwareConfig
 
 INPUT = "input"  # name of the crop's quantisation point
 _FLOAT32_EXACT_LIMIT = 2**24  # integers up to this magnitude are exact in float32 (tests lower it)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from accelsim.config import HardwareConfig
 from accelsim.errors import ConfigError
 from accelsim.sim.accelerator import Accelerator
-from accelsim.sim.build import accelerator_from_config, check_decoders
+from accelsim.pipeline.accelerator import accelerator_from_config, check_decoders
 from accelsim.sim.frame import FrameResult, simulate_frame
 from accelsim.workload import Layer
 

@@ -1,6 +1,6 @@
 """The accelerator as the engine sees it: plain numbers with units, and per-action energies.
 
-`accelsim.sim.build.accelerator_from_config` builds it from a validated hardware config and the energy
+`accelsim.pipeline.accelerator.accelerator_from_config` builds it from a validated hardware config and the energy
 tables; tests build it directly. Keeping the engine free of the config schema means every formula can be checked
 against hand-computed values with a few numbers.
 """

@@ -13,7 +13,7 @@ Conventions:
   still takes its one issue cycle. ``stall_cycles = cycles - groups``.
 * **Multi-cycle banks.** An access occupies its bank port for ``access_cycles`` (k) clock cycles:
   ``ceil(t / clock period)`` where t is the bank's access time (or random cycle time, if longer) at
-  the bank's geometry (`accelsim.sim.build`). Groups issue in order; each access starts on its bank's
+  the bank's geometry (`accelsim.pipeline.accelerator`). Groups issue in order; each access starts on its bank's
   earliest free port, no earlier than its group's issue cycle, and keeps that port busy k cycles;
   the next group issues the cycle after the current group's last access has started. With k = 1 no
   port is busy beyond its cycle, so this is exactly the rule above. With k > 1 a bank-port serves

@@ -105,7 +105,7 @@ def fc7_workload():
 
 def simulate(layers, hw: str) -> tuple[dict, float]:
     from accelsim.config import load_hwconfig
-    from accelsim.sim.build import accelerator_from_config, check_decoders
+    from accelsim.pipeline.accelerator import accelerator_from_config, check_decoders
     from accelsim.sim.frame import simulate_frame
 
     cfg = load_hwconfig(hw)

@@ -73,7 +73,7 @@ def matched_inputs(workload: str = M.DEFAULT_WORKLOAD):
     from accelsim.config import load_hwconfig
     from accelsim.model.alexnet import AlexNetClassifier, init_gaussian_
     from accelsim.model.registry import get_model
-    from accelsim.sim.build import accelerator_from_config
+    from accelsim.pipeline.accelerator import accelerator_from_config
     from accelsim.workload import build_workload
 
     M.layers(workload)

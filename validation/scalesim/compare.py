@@ -163,7 +163,7 @@ def check_shapes(workload=None, layers: list[PeerLayer] = LAYERS, model: str = "
 
 def accelerator(design: Design):
     from accelsim.config import load_hwconfig
-    from accelsim.sim.build import accelerator_from_config
+    from accelsim.pipeline.accelerator import accelerator_from_config
 
     return accelerator_from_config(load_hwconfig(HWCONFIGS / f"{design.hw_name}.yaml"))[0]
 

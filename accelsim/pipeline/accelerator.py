@@ -1,11 +1,14 @@
 """From a validated hardware config to the engine's `Accelerator`, with every figure's table entry.
 
+It sits in the pipeline, above both the config schema and the engine: `accelsim.sim` never imports the
+config (whose validation reads the engine's dataflow registry), so the two do not import each other.
+
 The SRAM ``unified`` policy is modelled as a fixed partition chosen here: one eighth of the buffer for
 input-activation tiles, one eighth for output tiles (each double-buffered by the engine), and the
 remaining three quarters for weights, resident or streamed.
 
 SRAM timing: each access holds its bank for ``ceil(t / clock period)`` cycles, t the longer of the bank's
-access and cycle time in the SRAM table (`accelerator.sram_access_cycles`, which says why this is
+access and cycle time in the SRAM table (`accelsim.sim.accelerator.sram_access_cycles`, which says why this is
 modelled rather than refused); a table without timing (Horowitz) leaves the banks single-cycle and the
 reported times missing.
 
