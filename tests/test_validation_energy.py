@@ -134,7 +134,7 @@ def test_cached_comparison_prints_the_ratios_it_computes(workload):
 
 def test_matched_unit_costs_reach_accelsim(monkeypatch):
     from accelsim.config import load_hwconfig
-    from accelsim.sim.build import accelerator_from_config
+    from accelsim.pipeline.accelerator import accelerator_from_config
 
     monkeypatch.chdir(ROOT)  # the hwconfig names its table by a path from the repository root
     a, entries = accelerator_from_config(load_hwconfig(str(compare.HW)))
@@ -142,6 +142,8 @@ def test_matched_unit_costs_reach_accelsim(monkeypatch):
     assert (e.mac_pj, e.sram_read_pj, e.sram_write_pj) == (M.MAC_PJ, M.SRAM_READ_PJ, M.SRAM_WRITE_PJ)
     assert a.dram_energy.read_pj_per_bit == a.dram_energy.write_pj_per_bit == M.DRAM_PJ_PER_BIT
     assert a.dram_energy.act_pre_nj == a.dram_energy.background_mw == 0 == e.sram_leakage_mw == e.other_leakage_mw
+    # ZigZag's free per-PE partial-sum register: one free entry per column
+    assert a.accumulator_entries == 1 and e.accumulator_read_pj == e.accumulator_write_pj == 0
     assert a.dram_bytes_per_cycle == M.DRAM_BYTES_PER_CYCLE
     assert (a.rows, a.cols, a.dataflow.short) == (M.ARRAY_ROWS, M.ARRAY_COLS, "ws")
     assert (a.sram_input_bytes, a.sram_weight_bytes, a.sram_output_bytes) == (
@@ -202,3 +204,41 @@ def test_docblock_replaces_only_between_its_markers(tmp_path):
     assert doc.read_text() == ("# t\n\nprose\n<!-- x:begin -->\nnew table\n<!-- x:end -->\nafter\n"
                                "<!-- y:begin -->\nkeep\n<!-- y:end -->\n")
     assert not docblock.replace_block("z", "anything", doc)
+
+
+def test_zigzag_rows_reads_the_spatial_unrolling():
+    """conv1's fan-in 3 x 11 x 11 has no product of whole factors between 11 and 16: ZigZag uses 11 rows."""
+    conv1 = "SpatialMapping({O: [[], [(K, 16.0), (FX, 11.0)], [], []], W: [[], [(K, 16.0), (FX, 11.0)], [], []]})"
+    assert compare.zigzag_rows(conv1) == 11
+    assert compare.zigzag_rows("SpatialMapping({O: [[], [(K, 16.0), (C, 4.0), (FY, 2.0)], [], []]})") == 8
+    for workload in M.WORKLOADS:
+        rows = {r["layer"]: compare.zigzag_rows(r["spatial_mapping"]) for r in compare.load_peer("zigzag", workload)["layers"]}
+        assert rows == {name: 11 if name == "conv1" else 16 for name in M.LAYERS}
+
+
+@pytest.mark.parametrize("workload", list(M.WORKLOADS))
+def test_on_zigzag_rows_conv1_agrees_within_the_target(workload):
+    """The cached run of accelsim on ZigZag's 11 rows: conv1's energy within ±10% of ZigZag's, and higher than on
+    all 16 rows (more row folds, more partial-sum round trips)."""
+    acc_data = json.loads((ENERGY / "cache" / compare.cache_name("accelsim", workload)).read_text())
+    zz = {r["layer"]: r for r in compare.load_peer("zigzag", workload)["layers"]}
+    [conv1] = acc_data["on_zigzag_rows"]
+    assert conv1["layer"] == "conv1" and conv1["rows"] == 11
+    assert abs(compare.ratio(conv1["energy_total_pj"], zz["conv1"]["energy_total_pj"])) <= compare.TARGET_ENERGY
+    on16 = next(r for r in acc_data["layers"] if r["layer"] == "conv1")
+    assert conv1["energy_sram_pj"] > on16["energy_sram_pj"]
+
+
+@pytest.mark.parametrize("workload", list(M.WORKLOADS))
+def test_on_nndf_storage_gives_accelsim_the_peers_free_bytes(workload):
+    """nn-dataflow's 24-byte register file in each of a column's 16 PEs holds 24 x 16 / 3 = 128 partial sums of
+    24 bits: accelsim gets that many free accumulator entries per column. The cached run's total energy is the
+    sum of its layers, within the ±10% target of nn-dataflow's, and lower than with one entry per column."""
+    nndf = compare.load_peer("nndf", workload)
+    assert compare.nndf_storage_entries(nndf) == 24 * 16 * 8 // 24 == 128
+    acc_data = json.loads((ENERGY / "cache" / compare.cache_name("accelsim", workload)).read_text())
+    st = acc_data["on_nndf_storage"]
+    assert st["entries"] == 128 and [r["layer"] for r in st["layers"]] == list(M.LAYERS)
+    total = sum(r["energy_total_pj"] for r in st["layers"])
+    assert abs(compare.ratio(total, nndf["total_energy_pj"])) <= compare.TARGET_ENERGY
+    assert total < acc_data["total_energy_pj"]

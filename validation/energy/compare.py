@@ -234,6 +234,30 @@ def on_zigzag_rows(workload: str, zigzag: dict) -> list[dict]:
     return out
 
 
+def nndf_storage_entries(nndf: dict) -> int:
+    """nn-dataflow's free register files, as accelsim accumulator entries per column: the same bytes below
+    the buffer (``regf_bytes`` in each of a column's PEs), in partial sums of the accumulator width."""
+    return nndf["provenance"]["resource"]["regf_bytes"] * M.ARRAY_ROWS * 8 // M.ACC_BITS
+
+
+def on_nndf_storage(workload: str, nndf: dict) -> dict:
+    """accelsim with as much free storage below the SRAM as nn-dataflow's register files hold, as accumulator
+    buffers (the one level of that kind a weight-stationary array has; nn-dataflow's row-stationary PEs keep
+    filter rows, input windows and partial sums there). Per compared layer: energy, SRAM energy, DRAM bytes."""
+    from dataclasses import replace
+
+    from accelsim.sim.frame import simulate_frame
+
+    _, layers, accel, _ = matched_inputs(workload)
+    entries = nndf_storage_entries(nndf)
+    frame = simulate_frame(layers, replace(accel, accumulator_entries=entries), M.BATCH).layers.set_index("layer")
+    return {"entries": entries, "layers": [
+        {"layer": name, "energy_total_pj": float(frame.loc[name, "energy_total_pj"]),
+         "energy_sram_pj": float(frame.loc[name, "energy_sram_pj"]),
+         "dram_bytes": float(frame.loc[name, "dram_read_bytes"] + frame.loc[name, "dram_write_bytes"])}
+        for name in M.layers(workload)]}
+
+
 # --- comparison ---------------------------------------------------------------------------------------
 
 def ratio(a: float, b: float) -> float:
@@ -353,6 +377,28 @@ def markdown(cmp: dict, ours: dict, peers: dict[str, dict]) -> str:
                          f"{_pct(ratio(r['energy_total_pj'], p['energy_total_pj']))} | {_uj(r['energy_sram_pj'])} | "
                          f"{_uj(p['energy_sram_pj'])} | {_pct(ratio(r['energy_sram_pj'], p['energy_sram_pj']))} |")
         lines.append("")
+    if ours.get("on_nndf_storage"):
+        st = ours["on_nndf_storage"]
+        nn = {r["layer"]: r for r in peers["nndf"]["layers"]}
+        regf = peers["nndf"]["provenance"]["resource"]["regf_bytes"]
+        lines += [f"**accelsim with nn-dataflow's free storage below the buffer** ({regf} B of register file in each "
+                  f"of a column's {M.ARRAY_ROWS} PEs = {st['entries']} free {M.ACC_BITS}-bit accumulator entries per "
+                  "column; see below)", "",
+                  "| layer | accelsim, µJ | nn-dataflow, µJ | vs nn-dataflow | SRAM: accelsim, µJ | SRAM: nn-dataflow, µJ "
+                  "| DRAM: accelsim, KiB | DRAM: nn-dataflow, KiB | vs nn-dataflow |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in st["layers"]:
+            p = nn[r["layer"]]
+            lines.append(f"| {r['layer']} | {_uj(r['energy_total_pj'])} | {_uj(p['energy_total_pj'])} | "
+                         f"{_pct(ratio(r['energy_total_pj'], p['energy_total_pj']))} | {_uj(r['energy_sram_pj'])} | "
+                         f"{_uj(p['energy_sram_pj'])} | {r['dram_bytes'] / 1024:,.1f} | {p['dram_bytes'] / 1024:,.1f} | "
+                         f"{_pct(ratio(r['dram_bytes'], p['dram_bytes']))} |")
+        tot = {f: sum(r[f] for r in st["layers"]) for f in ("energy_total_pj", "energy_sram_pj", "dram_bytes")}
+        ptot = {f: sum(nn[r["layer"]][f] for r in st["layers"]) for f in tot}
+        lines += [f"| total | {_uj(tot['energy_total_pj'])} | {_uj(ptot['energy_total_pj'])} | "
+                  f"{_pct(ratio(tot['energy_total_pj'], ptot['energy_total_pj']))} | {_uj(tot['energy_sram_pj'])} | "
+                  f"{_uj(ptot['energy_sram_pj'])} | {tot['dram_bytes'] / 1024:,.0f} | {ptot['dram_bytes'] / 1024:,.0f} | "
+                  f"{_pct(ratio(tot['dram_bytes'], ptot['dram_bytes']))} |", ""]
     if ours.get("pinned_layers"):
         lines.append(f"accelsim's figures are its steady frame: the planner keeps the weights of "
                      f"{', '.join(ours['pinned_layers'])} in the weight share across frames, so their "
@@ -390,6 +436,7 @@ def main(argv=None) -> int:
     ours = run_accelsim(args.workload)
     peers = {name: load_peer(name, args.workload) for name in PEERS}
     ours["on_zigzag_rows"] = on_zigzag_rows(args.workload, peers["zigzag"])
+    ours["on_nndf_storage"] = on_nndf_storage(args.workload, peers["nndf"])
     CACHE.mkdir(exist_ok=True)
     (CACHE / cache_name("accelsim", args.workload)).write_text(json.dumps(ours, indent=1) + "\n")
     write_provenance()
