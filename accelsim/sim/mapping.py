@@ -36,19 +36,20 @@ counted in bytes, cycles and energy.
 **The objective** (``mapper.objective`` in the hardware config) is ``energy`` (default: the figure
 accelsim exists to report), ``latency`` or ``edp`` (a layer's energy times its cycles; a frame's is the
 sum of its layers'). Energy is the default although it may trade latency away: on the embedded config
-scaled to 128 KiB it takes 0.57 ms more per frame of deepped-alexnet (one proposal) than at 64 KiB, for
-413 uJ less (`validation/sram_sweep.py`). On the full-size frame (10 proposals, 512 KiB) ``edp`` chose
-10% more energy for 7% less latency and a worse frame EDP (307.3 against 300.4 mJ x ms: a sum of layer
-EDPs is a poor proxy for the frame's), so it is not the default.
+scaled to 128 KiB it takes 1.09 ms more per frame of deepped-alexnet (one proposal) than at 64 KiB, for
+379 uJ less (`validation/sram_sweep.py`). On the full-size frame (10 proposals, 512 KiB) ``edp`` and
+``energy`` choose the same frame to 0.01% (8.929 mJ, 23.31 ms); before the accumulator buffers ``edp``
+chose 10% more energy for 7% less latency and a worse frame EDP (a sum of layer EDPs is a poor proxy for
+the frame's), so it is not the default.
 Each candidate's cost is estimated from its counts (DRAM and SRAM bytes at
 the tables' energies, decoder lookups, MACs, leakage and DRAM background over the estimated cycles,
 which take the larger of compute and DRAM time plus the exposed first load and last write-back).
 
 **Invariants by construction.** A buffer's size (an SRAM share, the accumulator entries) never raises a
 candidate's counts (it only decides which candidates are feasible, whether an input fits whole and is
-read once, and where partial sums go), so a larger level only adds candidates and lowers their costs: the chosen objective never rises
-when any level grows, to within the 0.1% steps in which candidates are ranked
-(`objective_rank`; `tests/test_mapper_invariants.py`). DRAM bytes and latency are not the objective;
+read once, and where partial sums go), so a larger level only adds candidates and lowers their costs:
+the chosen objective never rises when any level grows, to within the 0.1% steps in which candidates are
+ranked (`objective_rank`; `tests/test_mapper_invariants.py`). DRAM bytes and latency are not the objective;
 they are monotone only where the objective agrees with them (`validation/sram_sweep.py` measures
 both on the embedded config). Ties go to fewer DRAM bytes, then fewer cycles, then the candidate
 listed first.
