@@ -146,6 +146,13 @@ def test_bad_config_names_file_and_field(tmp_path, old, new, field, message):
     assert message in msg, msg
 
 
+def test_a_binary_config_file_is_refused_naming_it(tmp_path):
+    path = tmp_path / "hw.yaml"
+    path.write_bytes(b"name: x\n\xcc\xff\x00")
+    with pytest.raises(ConfigError, match=f"^{path}: not a text file \\(byte 8 is not UTF-8\\); expected YAML$"):
+        load_hwconfig(path)
+
+
 def test_repeated_key_names_the_dotted_field(tmp_path):
     text = _embedded_text().replace("  banks: 16 ", "  banks: 16\n  banks: 8 ", 1)
     path = _write(tmp_path, text)

@@ -126,6 +126,13 @@ def test_missing_spec_and_unknown_hardware(tmp_path):
         _load(tmp_path, "axes:\n  sram.size: [1MiB]\n", base=BASE.replace("embedded-45nm", "nope"))
 
 
+def test_a_binary_spec_file_is_refused_naming_it(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_bytes(b"name: x\n\xcc\xff\x00")
+    with pytest.raises(SweepError, match=f"^{path}: not a text file \\(byte 8 is not UTF-8\\); expected YAML$"):
+        load_sweep(path)
+
+
 def test_combination_invalid_together_fails_only_that_point(tmp_path):
     # each value is valid on the base (512 KiB), but a 384 KiB weight share does not fit 256 KiB
     sweep = _load(tmp_path, """

@@ -41,7 +41,7 @@ from accelsim.errors import AccelsimError, ConfigError
 from accelsim.sim.dataflow import DATAFLOWS
 from accelsim.resources import hwconfigs_dir, resolve_named_file, tech_dir
 from accelsim.units import Frequency, Length, PositiveBytes, UnitError, format_quantity, parse_bytes
-from accelsim.yamlio import load_yaml
+from accelsim.yamlio import load_yaml, read_text
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
@@ -423,14 +423,12 @@ def load_hwconfig(arg: str | Path) -> HardwareConfig:
     except AccelsimError as exc:
         raise ConfigError(str(exc)) from None
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
-    repeated = _repeated_key(text)
-    if repeated:
-        raise ConfigError(f"{path}: {repeated}")
-    try:
+        repeated = _repeated_key(read_text(path))
+        if repeated:
+            raise ConfigError(f"{path}: {repeated}")
         data = load_yaml(path)
+    except ConfigError:
+        raise
     except AccelsimError as exc:
         raise ConfigError(str(exc)) from None
     if isinstance(data, dict):
