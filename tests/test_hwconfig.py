@@ -132,6 +132,13 @@ def _embedded_text() -> str:
         ("  dataflow: weight-stationary", "  dataflow: row-stationary", "mac_array.dataflow", "unknown dataflow 'row-stationary'; known: weight-stationary, output-stationary, input-stationary"),
         ("  dram: drampower", "  dram: nosuch", "tables.dram", "unknown energy table 'nosuch'"),
         ("proposals_batch: 16", "proposals_batch: 0", "proposals_batch", "greater than or equal to 1"),
+        ("clock: 800MHz", "clock: 1e-9Hz", "clock", "is outside 1MHz to 10GHz, the range of CMOS accelerator clocks"),
+        ("clock: 800MHz", "clock: 1000000GHz", "clock", "1000000GHz is outside 1MHz to 10GHz"),
+        ("  rows: 16", "  rows: 1000000000000", "mac_array.rows", "1000000000000 is more than 4096 MAC units on a side"),
+        ("  cols: 16", "  cols: 4097", "mac_array.cols", "4097 is more than 4096 MAC units on a side"),
+        ("preset: LPDDR4-3200", "preset: LPDDR4-3200\n  channels: 1000000000", "dram.channels",
+         "1000000000 channels is more than 256; the widest memory systems built"),
+        ("  count: 16 ", "  count: 1000000000 ", "decoders", "count 1000000000 is more than the 16 x 16 = 256 MAC units"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path, old, new, field, message):
