@@ -8,6 +8,7 @@ fc1 32x256 = 8192 + 32, fc2 2x32 = 64 + 2; 9480 weights, 9538 parameters.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -249,3 +250,21 @@ def test_a_nan_in_the_weights_is_blamed_on_the_weights_file(tmp_path):
                        "--out", str(tmp_path / "x.npz")),
                    f"weights file {weights}: 'fc1.weight' holds 1 NaN or infinite values of 8192")
     assert "codebook_format" not in line
+
+
+@needs_toy
+@pytest.mark.parametrize("out, words", [
+    ("{tmp}/file/x.npz", "--out {tmp}/file/x.npz: {tmp}/file is a file, not a folder"),
+    pytest.param("/proc/nope/out", "--out /proc/nope/out: cannot write in /proc",
+                 marks=pytest.mark.skipif(not os.path.isdir("/proc"), reason="no /proc")),
+])
+def test_an_output_file_that_cannot_be_written_is_refused_before_compressing(tmp_path, monkeypatch, out, words):
+    from accelsim.pipeline import compression
+
+    def boom(*_a, **_k):
+        raise AssertionError("compressed before refusing --out")
+
+    monkeypatch.setattr(compression, "compress_stage", boom)
+    (tmp_path / "file").write_text("not a folder")
+    refused(run("--model", "toy-bars", "--plan", "toy-aggressive", "--out", out.format(tmp=tmp_path)),
+            words.format(tmp=tmp_path))

@@ -111,6 +111,9 @@ def test_random_sampling_is_seeded_subset_of_grid(tmp_path):
     ("axes:\n  sram.size: [1MiB]\nconstraints: {max_miss_rate: 50%}\n", "constraints.max_miss_rate: the sweep has no dataset"),
     ("axes:\n  sram.size: [1MiB]\nsampling: {method: random}\n", "random sampling needs points"),
     ("axes:\n  sram.size: [1MiB]\nfrobnicate: 3\n", "frobnicate"),
+    ("axes:\n  tech_node: [45nm, 28nm]\n", "axes.tech_node: value '28nm': hardware config 'embedded-45nm': energy "
+     "table cacti-sram: sram.read: no figure for tech_node_nm=28"),
+    ("axes:\n  sram.size: [1MiB]\nproposals: 1000000000\n", "1000000000 proposals per frame is outside 1 to 10,000"),
 ])
 def test_bad_specs_are_refused_naming_the_problem(tmp_path, body, message):
     with pytest.raises(SweepError) as err:
@@ -124,6 +127,14 @@ def test_missing_spec_and_unknown_hardware(tmp_path):
         load_sweep(tmp_path / "nope.yaml")
     with pytest.raises(SweepError, match="hardware: hardware config 'nope'"):
         _load(tmp_path, "axes:\n  sram.size: [1MiB]\n", base=BASE.replace("embedded-45nm", "nope"))
+
+
+def test_a_dataset_that_cannot_be_opened_is_refused_when_the_spec_loads(tmp_path):
+    # not when every variant has compressed and failed on it
+    with pytest.raises(SweepError) as err:
+        _load(tmp_path, "axes:\n  sram.size: [1MiB]\n", base=BASE.replace("dataset: none", "dataset: caltech:/nonexistent"))
+    assert str(err.value).startswith(f"{tmp_path / 'sweep.yaml'}: dataset: "), str(err.value)
+    assert "/nonexistent" in str(err.value)
 
 
 def test_a_binary_spec_file_is_refused_naming_it(tmp_path):
