@@ -153,6 +153,19 @@ def _writable(out: str | None, default: Path, *, folder: bool = True) -> Path:
     return path
 
 
+def _run_folder(hw: str, plan: str, dataset: str | None, default_dataset: str | None, frames: int | None) -> Path:
+    """reports/run-<hw>-<plan>, followed by the dataset when it is not the run's default one and by the
+    frames when --frames is given, so that runs on other data keep their own folders."""
+    import re
+
+    parts = [f"run-{hw}-{plan}"]
+    if dataset != default_dataset:
+        parts.append(re.sub(r"[^\w.=,+]+", "-", dataset).strip("-") if dataset else "no-dataset")
+    if frames is not None:
+        parts.append(f"{frames}frames")
+    return Path("reports") / "-".join(parts)
+
+
 def _cluster_counts(ctx, param, value: str) -> list[int]:
     """Comma-separated cluster counts, each checked by the plan schema, which knows their bounds."""
     from pydantic import ValidationError
@@ -192,7 +205,9 @@ def _bounded_proposals(ctx, param, value: int) -> int:
 @click.option("--proposals", type=int, default=10, show_default=True, callback=_bounded_proposals,
               help="Region proposals per frame (1 to 10,000) when no dataset is evaluated (with one, the measured "
               "mean is used).")
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder. Default: reports/run-<hw>-<plan>/")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder. Default: reports/run-<hw>-<plan>/, "
+              "followed by the dataset when it is not the default one and by the frames when --frames is given "
+              "(run-<hw>-<plan>-<dataset>-<N>frames).")
 @_interval_options
 @click.option("--save-images", type=click.IntRange(min=0), default=0, metavar="N",
               help="Also draw the first N evaluated frames with their boxes at the 0.1 false positives per image "
@@ -227,6 +242,7 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
 
     if compressed is None:
         plan_arg = _plan_for(model_name, plan_arg)
+        default_dataset = _dataset_for(model_name, None)
         dataset = _dataset_for(model_name, dataset)
     else:  # a compressed file names its own model, plan and weights; evaluate only when asked to
         from click.core import ParameterSource
@@ -237,6 +253,7 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
         if given:
             raise click.UsageError(f"--compressed {compressed} names its own model, plan and weights; drop "
                                    f"{', '.join(given)}")
+        default_dataset = None
         dataset = None if dataset == "none" else dataset
     if frames is not None and dataset is None:
         raise click.UsageError("--frames needs a dataset to evaluate (--dataset)")
@@ -249,7 +266,7 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
                                     _intervals(confidence, resamples)) if dataset else None,
         proposals=proposals)
     result = run_design_point(request, progress=_progress)
-    folder = Path(out) if out else Path("reports") / f"run-{cfg.name}-{result.summary.design.plan}"
+    folder = Path(out) if out else _run_folder(cfg.name, result.summary.design.plan, dataset, default_dataset, frames)
     written = write_outputs(result, folder)
     if save_images and result.evaluated is not None:
         written += save_images_to(result.evaluated, request.accuracy.dataset, save_images, folder)

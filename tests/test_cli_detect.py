@@ -32,6 +32,14 @@ def test_run_reports_the_miss_rate_of_the_hardware_formats(run_out):
     assert "miss rate" in result.output
 
 
+def test_a_run_on_other_frames_keeps_its_own_default_folder(run_out, tmp_path, monkeypatch):
+    # the same run as run_out's (cached), without --out: the main job's folder stays untouched
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["run", "--hw", "embedded-45nm", "--frames", "6"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["run-embedded-45nm-deepped-small-6frames"]
+
+
 def test_run_feeds_measured_activation_density_to_the_simulation(run_out):
     out, _ = run_out
     layers = pd.read_csv(out / "layers.csv")

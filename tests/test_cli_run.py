@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from accelsim.cli import main
+from accelsim.cli import _run_folder, main
 from accelsim.pipeline import design_point
 from accelsim.resources import hwconfigs_dir
 
@@ -103,6 +103,17 @@ def test_proposals_outside_what_a_proposal_stage_gives_are_refused(no_work, prop
         f"Error: Invalid value for '--proposals': {proposals} proposals per frame is outside 1 to 10,000 "
         "(selective search gives about 2,000 per image, EdgeBoxes up to 5,000)")
 
+
+@pytest.mark.parametrize("dataset, default, frames, name", [
+    ("synthetic", "synthetic", None, "run-hw-plan"),  # the README's main job
+    (None, None, None, "run-hw-plan"),  # a model without a detector
+    ("synthetic", "synthetic", 200, "run-hw-plan-200frames"),
+    ("synthetic:3:occlusion=none", "synthetic", None, "run-hw-plan-synthetic-3-occlusion=none"),
+    ("caltech:/data/caltech/", "synthetic", 500, "run-hw-plan-caltech-data-caltech-500frames"),
+    (None, "synthetic", None, "run-hw-plan-no-dataset"),
+])
+def test_the_default_run_folder_names_a_dataset_or_frames_other_than_the_default(dataset, default, frames, name):
+    assert _run_folder("hw", "plan", dataset, default, frames) == Path("reports") / name
 
 
 def test_a_weight_share_smaller_than_one_tile_is_refused(tmp_path):
