@@ -61,7 +61,7 @@ def format_validation_error(source: str, exc) -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         lines.append(f"{source}: {loc}: {msg}")
