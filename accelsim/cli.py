@@ -171,6 +171,7 @@ def _cluster_counts(ctx, param, value: str) -> list[int]:
     from pydantic import ValidationError
 
     from accelsim.compress.plan import LayerSettings
+    from accelsim.yamlio import format_validation_error
 
     try:
         counts = [int(k) for k in value.split(",")]
@@ -180,7 +181,7 @@ def _cluster_counts(ctx, param, value: str) -> list[int]:
         try:
             LayerSettings(clusters=k)
         except ValidationError as exc:
-            raise click.BadParameter(f"{k}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", ctx, param) from None
+            raise click.BadParameter(format_validation_error(str(k), exc), ctx, param) from None
     return counts
 
 

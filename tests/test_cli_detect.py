@@ -66,8 +66,8 @@ def test_eval_uncompressed_model():
     (["run", "--model", "deepped-alexnet", "--dataset", "synthetic"], "no detector"),
     (["eval", "--frames", "0"], "--frames"),
     (["run", "--dataset", "synthetic:x"], "seed must be an integer"),
-    (["tradeoff", "--clusters", "1"], "Invalid value for '--clusters': 1: Input should be greater than or equal to 2"),
-    (["tradeoff", "--clusters", "8,65536"], "'--clusters': 65536: 65536 clusters is more than 4096 (12-bit indices)"),
+    (["tradeoff", "--clusters", "1"], "Invalid value for '--clusters': 1: clusters: Input should be greater than or equal to 2"),
+    (["tradeoff", "--clusters", "8,65536"], "'--clusters': 65536: clusters: 65536 clusters is more than 4096 (12-bit indices)"),
 ])
 def test_bad_dataset_arguments_give_one_line(args, message):
     result = CliRunner().invoke(main, args)
