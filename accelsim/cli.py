@@ -134,6 +134,66 @@ def _dataset_for(model_name: str, dataset: str | None) -> str | None:
     return dataset
 
 
+def _writable(out: str | None, default: Path, *, folder: bool = True) -> Path:
+    """``--out``, or ``default`` without it, refused before any work when it cannot be written (a folder,
+    or a file when ``folder`` is false): its nearest existing folder must take a new file. A probe, not
+    permissions: root may write anywhere but in /proc."""
+    import tempfile
+
+    path = Path(out) if out else default
+    label = f"--out {path}" if out else f"output {'folder' if folder else 'file'} {path}"
+    existing = next(p for p in (path, *path.parents) if p.exists())  # click.Path refuses a file for a folder
+    if existing != path and not existing.is_dir():
+        raise AccelsimError(f"{label}: {existing} is a file, not a folder")
+    probed = existing if existing.is_dir() else existing.parent  # a file to replace: its folder
+    try:
+        tempfile.TemporaryFile(dir=probed).close()
+    except OSError as exc:
+        raise AccelsimError(f"{label}: cannot write in {probed} ({exc.strerror})") from None
+    return path
+
+
+def _run_folder(hw: str, plan: str, dataset: str | None, default_dataset: str | None, frames: int | None) -> Path:
+    """reports/run-<hw>-<plan>, followed by the dataset when it is not the run's default one and by the
+    frames when --frames is given, so that runs on other data keep their own folders."""
+    import re
+
+    parts = [f"run-{hw}-{plan}"]
+    if dataset != default_dataset:
+        parts.append(re.sub(r"[^\w.=,+]+", "-", dataset).strip("-") if dataset else "no-dataset")
+    if frames is not None:
+        parts.append(f"{frames}frames")
+    return Path("reports") / "-".join(parts)
+
+
+def _cluster_counts(ctx, param, value: str) -> list[int]:
+    """Comma-separated cluster counts, each checked by the plan schema, which knows their bounds."""
+    from pydantic import ValidationError
+
+    from accelsim.compress.plan import LayerSettings
+    from accelsim.yamlio import format_validation_error
+
+    try:
+        counts = [int(k) for k in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a comma-separated list of integers", ctx, param) from None
+    for k in counts:
+        try:
+            LayerSettings(clusters=k)
+        except ValidationError as exc:
+            raise click.BadParameter(format_validation_error(str(k), exc), ctx, param) from None
+    return counts
+
+
+def _bounded_proposals(ctx, param, value: int) -> int:
+    from accelsim.pipeline.simulation import bounded_proposals
+
+    try:
+        return bounded_proposals(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
 @main.command()
 @click.option("--hw", default="embedded-45nm", show_default=True, help="Shipped hardware config name or a YAML path.")
 @click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help="Model name (see `accelsim models`).")
@@ -143,9 +203,12 @@ def _dataset_for(model_name: str, dataset: str | None) -> str | None:
 @click.option("--dataset", metavar="SPEC", help=f"{DATASET_SPEC} | none. Default: synthetic for "
               "a model with a detector, none otherwise.")
 @click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 1500 synthetic frames (the shipped plan's interval within +-3 points), or the whole dataset.")
-@click.option("--proposals", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Region proposals per frame when no dataset is evaluated (with one, the measured mean is used).")
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder. Default: reports/run-<hw>-<plan>/")
+@click.option("--proposals", type=int, default=10, show_default=True, callback=_bounded_proposals,
+              help="Region proposals per frame (1 to 10,000) when no dataset is evaluated (with one, the measured "
+              "mean is used).")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder. Default: reports/run-<hw>-<plan>/, "
+              "followed by the dataset when it is not the default one and by the frames when --frames is given "
+              "(run-<hw>-<plan>-<dataset>-<N>frames).")
 @_interval_options
 @click.option("--save-images", type=click.IntRange(min=0), default=0, metavar="N",
               help="Also draw the first N evaluated frames with their boxes at the 0.1 false positives per image "
@@ -180,11 +243,22 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
 
     if compressed is None:
         plan_arg = _plan_for(model_name, plan_arg)
+        default_dataset = _dataset_for(model_name, None)
         dataset = _dataset_for(model_name, dataset)
-    elif dataset == "none":  # a compressed file names its own model; evaluate only when asked to
-        dataset = None
+    else:  # a compressed file names its own model, plan and weights; evaluate only when asked to
+        from click.core import ParameterSource
+
+        source = click.get_current_context().get_parameter_source
+        given = [option for option, name in (("--model", "model_name"), ("--plan", "plan_arg"), ("--weights", "weights"))
+                 if source(name) is not ParameterSource.DEFAULT]
+        if given:
+            raise click.UsageError(f"--compressed {compressed} names its own model, plan and weights; drop "
+                                   f"{', '.join(given)}")
+        default_dataset = None
+        dataset = None if dataset == "none" else dataset
     if frames is not None and dataset is None:
         raise click.UsageError("--frames needs a dataset to evaluate (--dataset)")
+    _writable(out, Path("reports"))  # the run's own folder is named once its plan is known
     cfg = load_hwconfig(hw)
     request = DesignPointRequest(
         hardware=cfg,
@@ -193,7 +267,7 @@ def run(hw, model_name, plan_arg, weights, compressed, dataset, frames, proposal
                                     _intervals(confidence, resamples)) if dataset else None,
         proposals=proposals)
     result = run_design_point(request, progress=_progress)
-    folder = Path(out) if out else Path("reports") / f"run-{cfg.name}-{result.summary.design.plan}"
+    folder = Path(out) if out else _run_folder(cfg.name, result.summary.design.plan, dataset, default_dataset, frames)
     written = write_outputs(result, folder)
     if save_images and result.evaluated is not None:
         written += save_images_to(result.evaluated, request.accuracy.dataset, save_images, folder)
@@ -235,6 +309,7 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out, confidence, re
     from accelsim.report.terminal import miss_rate_text, subset_lines
 
     plan_arg = _plan_for(model_name, plan_arg)
+    folder = _writable(out, Path("reports") / f"eval-{model_name}-{plan_arg}") if out or save_images else None
     formats = NumberFormats.from_hardware(load_hwconfig(hw)) if hw else NumberFormats.float32()
     request = AccuracyRequest.of(formats, dataset, frames, _intervals(confidence, resamples))
     require_detector(get_model(model_name))  # before minutes of compression
@@ -256,7 +331,6 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out, confidence, re
         click.echo(f"compressed weights {cm.totals()['compressed_bytes'] / 2**10:,.1f} KiB")
     click.echo("accuracy from the cache" if evaluated.cached else f"evaluated in {evaluated.wall_s:.1f} s")
     if out or save_images:
-        folder = Path(out) if out else Path("reports") / f"eval-{model_name}-{plan_arg}"
         folder.mkdir(parents=True, exist_ok=True)
         document = {"model": model_name, "plan": plan_arg, **figures.flat(), "accuracy_cached": evaluated.cached,
                     "eval_wall_s": evaluated.wall_s, "activation_density": evaluated.accuracy.activation_density,
@@ -274,7 +348,8 @@ def eval(model_name, plan_arg, weights, hw, dataset, frames, out, confidence, re
 @click.option("--hw", default="embedded-45nm", show_default=True, help="Hardware config whose number formats the classifier runs in.")
 @click.option("--dataset", default="synthetic", show_default=True, metavar="SPEC", help=DATASET_SPEC)
 @click.option("--frames", type=click.IntRange(min=1), help="Frames to evaluate. Default: 1500 synthetic frames (the shipped plan's interval within +-3 points), or the whole dataset.")
-@click.option("--clusters", default="4,8,16,32,64,256", show_default=True, help="Cluster counts (every layer) to evaluate.")
+@click.option("--clusters", default="4,8,16,32,64,256", show_default=True, callback=_cluster_counts,
+              help="Cluster counts (every layer) to evaluate.")
 @click.option("--finetune-epochs", type=click.IntRange(min=0), default=2, show_default=True,
               help="Also fine-tune the plan and the smallest cluster count for this many epochs (0: no such rows).")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for tradeoff.csv and the curves. "
@@ -298,15 +373,11 @@ def tradeoff(model_name, plan_arg, hw, dataset, frames, clusters, finetune_epoch
     from accelsim.results.schema import table
     from accelsim.tradeoff import markdown, tradeoff as run_tradeoff
 
-    try:
-        ks = [int(k) for k in clusters.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"'{clusters}' is not a comma-separated list of integers", param_hint="--clusters") from None
     plan_arg = _plan_for(model_name, plan_arg)
+    folder = _writable(out, Path("reports") / f"tradeoff-{model_name}")
     request = dataclasses.replace(AccuracyRequest.of(NumberFormats.from_hardware(load_hwconfig(hw)), dataset, frames,
                                                      _intervals(confidence, resamples)), keep_pixels=True)
-    result = run_tradeoff(model_name, plan_arg, request, ks, finetune_epochs, _progress)
-    folder = Path(out) if out else Path("reports") / f"tradeoff-{model_name}"
+    result = run_tradeoff(model_name, plan_arg, request, clusters, finetune_epochs, _progress)
     folder.mkdir(parents=True, exist_ok=True)
     table(result.rows, TradeoffRow.columns()).to_csv(folder / "tradeoff.csv", index=False)
     first = result.evaluations[0][1].accuracy
@@ -366,9 +437,9 @@ def compress(model_name, plan_arg, weights, finetune_epochs, out, as_json) -> No
     from accelsim.pipeline.compression import CompressionRequest, compress_stage
 
     request = CompressionRequest.of(model_name, _plan_for(model_name, plan_arg), weights, finetune_epochs)
+    out_path = _writable(out, Path("reports") / f"{model_name}-{request.plan.name}.npz", folder=False)
     compressed = compress_stage(request, progress=_progress)
     cm = compressed.storage
-    out_path = Path(out) if out else Path("reports") / f"{model_name}-{request.plan.name}.npz"
     save(cm, out_path)
     _progress(f"wrote {out_path}" + (" (compressed model from the cache)" if compressed.cached else ""))
     if as_json:
@@ -421,7 +492,7 @@ def sweep(spec_file, out, executor, scheduler, workers, resume, retry_failed, pe
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
     loaded = load_sweep(spec_file)
-    folder = Path(out) if out else Path("reports") / f"sweep-{loaded.spec.name}"
+    folder = _writable(out, Path("reports") / f"sweep-{loaded.spec.name}")
     bars = _Bars()
     try:
         result = run_sweep(loaded, folder, executor=executor, workers=workers, scheduler=scheduler, resume=resume,

@@ -34,14 +34,22 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_yaml(path: str | Path) -> Any:
+def read_text(path: str | Path) -> str:
+    """The text of an input file; a missing, unreadable or binary file is an `AccelsimError` naming it."""
     path = Path(path)
     try:
-        text = path.read_text()
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise AccelsimError(f"{path}: file not found") from None
     except OSError as exc:
         raise AccelsimError(f"{path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise AccelsimError(f"{path}: not a text file (byte {exc.start} is not UTF-8); expected YAML") from None
+
+
+def load_yaml(path: str | Path) -> Any:
+    path = Path(path)
+    text = read_text(path)
     try:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
@@ -53,7 +61,7 @@ def format_validation_error(source: str, exc) -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         lines.append(f"{source}: {loc}: {msg}")

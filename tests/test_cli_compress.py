@@ -8,6 +8,7 @@ fc1 32x256 = 8192 + 32, fc2 2x32 = 64 + 2; 9480 weights, 9538 parameters.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -220,3 +221,50 @@ def test_json_of_a_fully_pruned_layer_without_bias_is_valid_json():
     cm = compress(model, plan, model_name="z")
     assert cm.layers["a"].bits.total == 0  # fully pruned, sparse, no bias: nothing stored
     strict_json(json.dumps(compression_json(cm)))
+
+
+@needs_toy
+def test_a_weights_file_that_is_not_a_state_dict_is_refused_in_one_line(tmp_path):
+    import collections
+    import pickle
+
+    foreign = tmp_path / "foreign.pt"
+    foreign.write_bytes(pickle.dumps(collections.Counter(a=1), protocol=4))
+    line = refused(run("--model", "toy-bars", "--plan", "toy-aggressive", "--weights", str(foreign),
+                       "--out", str(tmp_path / "x.npz")),
+                   f"weights file {foreign} cannot be read as a torch state dict: it is damaged or was not written")
+    assert "weights_only" not in line  # torch's advice would run whatever code the file holds
+
+
+@needs_toy
+def test_a_nan_in_the_weights_is_blamed_on_the_weights_file(tmp_path):
+    import torch
+
+    from accelsim.model import get_model
+
+    state = get_model("toy-bars").build().state_dict()
+    state["fc1.weight"][3, 7] = float("nan")
+    weights = tmp_path / "nan.pt"
+    torch.save(state, weights)
+    line = refused(run("--model", "toy-bars", "--plan", "toy-aggressive", "--weights", str(weights),
+                       "--out", str(tmp_path / "x.npz")),
+                   f"weights file {weights}: 'fc1.weight' holds 1 NaN or infinite values of 8192")
+    assert "codebook_format" not in line
+
+
+@needs_toy
+@pytest.mark.parametrize("out, words", [
+    ("{tmp}/file/x.npz", "--out {tmp}/file/x.npz: {tmp}/file is a file, not a folder"),
+    pytest.param("/proc/nope/out", "--out /proc/nope/out: cannot write in /proc",
+                 marks=pytest.mark.skipif(not os.path.isdir("/proc"), reason="no /proc")),
+])
+def test_an_output_file_that_cannot_be_written_is_refused_before_compressing(tmp_path, monkeypatch, out, words):
+    from accelsim.pipeline import compression
+
+    def boom(*_a, **_k):
+        raise AssertionError("compressed before refusing --out")
+
+    monkeypatch.setattr(compression, "compress_stage", boom)
+    (tmp_path / "file").write_text("not a folder")
+    refused(run("--model", "toy-bars", "--plan", "toy-aggressive", "--out", out.format(tmp=tmp_path)),
+            words.format(tmp=tmp_path))

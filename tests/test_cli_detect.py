@@ -32,6 +32,14 @@ def test_run_reports_the_miss_rate_of_the_hardware_formats(run_out):
     assert "miss rate" in result.output
 
 
+def test_a_run_on_other_frames_keeps_its_own_default_folder(run_out, tmp_path, monkeypatch):
+    # the same run as run_out's (cached), without --out: the main job's folder stays untouched
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["run", "--hw", "embedded-45nm", "--frames", "6"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["run-embedded-45nm-deepped-small-6frames"]
+
+
 def test_run_feeds_measured_activation_density_to_the_simulation(run_out):
     out, _ = run_out
     layers = pd.read_csv(out / "layers.csv")
@@ -58,6 +66,8 @@ def test_eval_uncompressed_model():
     (["run", "--model", "deepped-alexnet", "--dataset", "synthetic"], "no detector"),
     (["eval", "--frames", "0"], "--frames"),
     (["run", "--dataset", "synthetic:x"], "seed must be an integer"),
+    (["tradeoff", "--clusters", "1"], "Invalid value for '--clusters': 1: clusters: Input should be greater than or equal to 2"),
+    (["tradeoff", "--clusters", "8,65536"], "'--clusters': 65536: clusters: 65536 clusters is more than 4096 (12-bit indices)"),
 ])
 def test_bad_dataset_arguments_give_one_line(args, message):
     result = CliRunner().invoke(main, args)

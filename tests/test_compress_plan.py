@@ -113,6 +113,10 @@ def test_plan_round_trips_through_to_dict():
         ("layers: {conv1: {sparsity: 1.5}}", "layers.conv1.sparsity", "less than 1"),
         ("layers: {conv1: {sparsity: -0.1}}", "layers.conv1.sparsity", "greater than or equal to 0"),
         ("layers: {fc2: {threshold: -0.5}}", "layers.fc2.threshold", "greater than or equal to 0"),
+        ("defaults: {threshold: .inf}", "defaults.threshold", "finite number"),
+        ("layers: {fc2: {threshold: .nan}}", "layers.fc2.threshold", "finite number"),
+        ("finetune: {lr: .inf}", "finetune.lr", "finite number"),
+        ("defaults: {clusters: 65536}", "defaults.clusters", "65536 clusters is more than 4096 (12-bit indices)"),
         ("layers: {fc2: {positions: 0}}", "layers.fc2.positions", "greater than or equal to 1"),
         ("defaults: {positions: 0}", "defaults.positions", "greater than or equal to 1"),
         ("layers: {fc1: {sparsity: 0.5, threshold: 0.1}}", "layers.fc1", "either sparsity or threshold, not both"),
@@ -151,6 +155,13 @@ def test_repeated_yaml_key_is_refused_naming_key_and_lines(tmp_path):
         load_plan(path)
     msg = str(err.value)
     assert str(path) in msg and "key 'clusters' is repeated (first on line 4, again on line 5)" in msg
+
+
+def test_a_binary_plan_file_is_refused_naming_it(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_bytes(b"clusters: 4\n\xcc\xff\x00")
+    with pytest.raises(PlanError, match=f"^{path}: not a text file \\(byte 12 is not UTF-8\\); expected YAML$"):
+        load_plan(path)
 
 
 def test_a_plan_that_is_not_a_mapping(tmp_path):

@@ -132,6 +132,13 @@ def _embedded_text() -> str:
         ("  dataflow: weight-stationary", "  dataflow: row-stationary", "mac_array.dataflow", "unknown dataflow 'row-stationary'; known: weight-stationary, output-stationary, input-stationary"),
         ("  dram: drampower", "  dram: nosuch", "tables.dram", "unknown energy table 'nosuch'"),
         ("proposals_batch: 16", "proposals_batch: 0", "proposals_batch", "greater than or equal to 1"),
+        ("clock: 800MHz", "clock: 1e-9Hz", "clock", "is outside 1MHz to 10GHz, the range of CMOS accelerator clocks"),
+        ("clock: 800MHz", "clock: 1000000GHz", "clock", "1000000GHz is outside 1MHz to 10GHz"),
+        ("  rows: 16", "  rows: 1000000000000", "mac_array.rows", "1000000000000 is more than 4096 MAC units on a side"),
+        ("  cols: 16", "  cols: 4097", "mac_array.cols", "4097 is more than 4096 MAC units on a side"),
+        ("preset: LPDDR4-3200", "preset: LPDDR4-3200\n  channels: 1000000000", "dram.channels",
+         "1000000000 channels is more than 256; the widest memory systems built"),
+        ("  count: 16 ", "  count: 1000000000 ", "decoders", "count 1000000000 is more than the 16 x 16 = 256 MAC units"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path, old, new, field, message):
@@ -144,6 +151,13 @@ def test_bad_config_names_file_and_field(tmp_path, old, new, field, message):
     assert msg.count("\n") == 0, msg  # one message
     assert msg.startswith(f"{path}: {field}: "), msg
     assert message in msg, msg
+
+
+def test_a_binary_config_file_is_refused_naming_it(tmp_path):
+    path = tmp_path / "hw.yaml"
+    path.write_bytes(b"name: x\n\xcc\xff\x00")
+    with pytest.raises(ConfigError, match=f"^{path}: not a text file \\(byte 8 is not UTF-8\\); expected YAML$"):
+        load_hwconfig(path)
 
 
 def test_repeated_key_names_the_dotted_field(tmp_path):

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from accelsim.cli import main
 from accelsim.errors import SweepError
-from accelsim.sweep.runner import run_sweep
+from accelsim.sweep import runner
+from accelsim.sweep.runner import run_sweep, variant_tasks
 from accelsim.sweep.spec import load_sweep
 from accelsim.sweep.store import SweepStore
 
@@ -67,6 +68,30 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path):
         assert big <= small
     assert result["failed_run"] == 4 and result["ok_run"] == 4 and result["variants_run"] == 2
     assert (out / "recommendation.md").is_file() and (out / "pareto.csv").is_file()
+
+
+def test_points_whose_decoders_cannot_hold_the_plan_fail_before_compressing(tmp_path):
+    sweep = load_sweep(_write(tmp_path, TOY.replace("decoders.entries: [2, 256]", "decoders.entries: [2]")))
+    tasks, _, invalid = variant_tasks(sweep, sweep.points())
+    assert tasks == {}  # no variant left to compress
+    assert len(invalid) == 4
+    assert all("decoders.entries: 2 table entries cannot hold plan 'toy-aggressive-v" in row["error"] for row in invalid)
+
+
+@pytest.mark.parametrize("out, error", [
+    ("{tmp}/file/out", "--out {tmp}/file/out: {tmp}/file is a file, not a folder"),
+    pytest.param("/proc/nope/out", "--out /proc/nope/out: cannot write in /proc (",
+                 marks=pytest.mark.skipif(not os.path.isdir("/proc"), reason="no /proc")),
+])
+def test_an_output_folder_that_cannot_be_written_is_refused_before_the_sweep_runs(tmp_path, monkeypatch, out, error):
+    def boom(*_a, **_k):
+        raise AssertionError("the sweep ran before refusing --out")
+
+    monkeypatch.setattr(runner, "run_sweep", boom)
+    (tmp_path / "file").write_text("not a folder")
+    result = CliRunner().invoke(main, ["sweep", str(_write(tmp_path)), "--out", out.format(tmp=tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {error.format(tmp=tmp_path)}") and result.stderr.count("\n") == 1
 
 
 def test_store_refuses_a_different_sweep_and_a_rerun_without_resume(tmp_path):

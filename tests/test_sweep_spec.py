@@ -111,6 +111,9 @@ def test_random_sampling_is_seeded_subset_of_grid(tmp_path):
     ("axes:\n  sram.size: [1MiB]\nconstraints: {max_miss_rate: 50%}\n", "constraints.max_miss_rate: the sweep has no dataset"),
     ("axes:\n  sram.size: [1MiB]\nsampling: {method: random}\n", "random sampling needs points"),
     ("axes:\n  sram.size: [1MiB]\nfrobnicate: 3\n", "frobnicate"),
+    ("axes:\n  tech_node: [45nm, 28nm]\n", "axes.tech_node: value '28nm': hardware config 'embedded-45nm': energy "
+     "table cacti-sram: sram.read: no figure for tech_node_nm=28"),
+    ("axes:\n  sram.size: [1MiB]\nproposals: 1000000000\n", "1000000000 proposals per frame is outside 1 to 10,000"),
 ])
 def test_bad_specs_are_refused_naming_the_problem(tmp_path, body, message):
     with pytest.raises(SweepError) as err:
@@ -124,6 +127,21 @@ def test_missing_spec_and_unknown_hardware(tmp_path):
         load_sweep(tmp_path / "nope.yaml")
     with pytest.raises(SweepError, match="hardware: hardware config 'nope'"):
         _load(tmp_path, "axes:\n  sram.size: [1MiB]\n", base=BASE.replace("embedded-45nm", "nope"))
+
+
+def test_a_dataset_that_cannot_be_opened_is_refused_when_the_spec_loads(tmp_path):
+    # not when every variant has compressed and failed on it
+    with pytest.raises(SweepError) as err:
+        _load(tmp_path, "axes:\n  sram.size: [1MiB]\n", base=BASE.replace("dataset: none", "dataset: caltech:/nonexistent"))
+    assert str(err.value).startswith(f"{tmp_path / 'sweep.yaml'}: dataset: "), str(err.value)
+    assert "/nonexistent" in str(err.value)
+
+
+def test_a_binary_spec_file_is_refused_naming_it(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_bytes(b"name: x\n\xcc\xff\x00")
+    with pytest.raises(SweepError, match=f"^{path}: not a text file \\(byte 8 is not UTF-8\\); expected YAML$"):
+        load_sweep(path)
 
 
 def test_combination_invalid_together_fails_only_that_point(tmp_path):
@@ -180,15 +198,15 @@ def test_miss_rate_limits_and_intervals(tmp_path, constraints, intervals, expect
     ("constraints: {max_miss_rate: 50% at 95%}\nintervals: {level: 90%}\n",
      "sweep.yaml: constraints.max_miss_rate: asks for the upper end of a 95% interval, but intervals.level is 90%"),
     ("constraints: {max_miss_rate: {value: 50%, margin: 50%}}\n",
-     "sweep.yaml: constraints.max_miss_rate: Value error, margin 50.0% leaves no room under 50.0%"),
+     "sweep.yaml: constraints.max_miss_rate: margin 50.0% leaves no room under 50.0%"),
     ("constraints: {max_miss_rate: {value: 50%, level: 90%}}\n",
-     "sweep.yaml: constraints.max_miss_rate: Value error, level applies to at: upper_bound"),
+     "sweep.yaml: constraints.max_miss_rate: level applies to at: upper_bound"),
     ("constraints: {max_miss_rate: 50% at most}\n",
-     "sweep.yaml: constraints.max_miss_rate.level: Value error, 'most' is not a confidence level"),
+     "sweep.yaml: constraints.max_miss_rate.level: 'most' is not a confidence level"),
     ("constraints: {max_miss_rate: {value: 50%, at: upper}}\n",
      "sweep.yaml: constraints.max_miss_rate.at: Input should be"),
-    ("intervals: {resamples: 10}\n", "sweep.yaml: intervals: Value error, bootstrap resamples 10 must be at least 100"),
-    ("intervals: {level: 100%}\n", "sweep.yaml: intervals: Value error, confidence level 1.0 must be in [0.5, 1)"),
+    ("intervals: {resamples: 10}\n", "sweep.yaml: intervals: bootstrap resamples 10 must be at least 100"),
+    ("intervals: {level: 100%}\n", "sweep.yaml: intervals: confidence level 1.0 must be in [0.5, 1)"),
     ("intervals: {levels: 90%}\n", "sweep.yaml: intervals.levels: unknown field"),
 ])
 def test_bad_miss_rate_limits_and_intervals_name_the_field_in_one_line(tmp_path, body, message):

@@ -5,7 +5,7 @@ them, and per-``layers`` overrides on top (defaults < group < layer). Fields:
 
 - ``sparsity``: fraction of the layer's weights pruned by magnitude, in [0, 1); or ``threshold``: prune
   weights whose magnitude is below it. Not both.
-- ``clusters``: codebook entries k >= 2 for k-means weight sharing (index width ceil(log2 k) bits);
+- ``clusters``: codebook entries 2 <= k <= 4096 for k-means weight sharing (index width ceil(log2 k) bits);
   ``null`` stores every weight directly in ``codebook_format`` (no sharing).
   k is a maximum: a layer with fewer distinct surviving values than k gets one exact entry per value,
   and its index width shrinks to match. A pruned layer reserves one entry for exactly 0 (position
@@ -46,14 +46,21 @@ def _check_format(value):
     return ValueFormat.parse(value)
 
 
+# Weight sharing pays only while an index is much narrower than the weight it replaces: Deep Compression
+# shares with 8-bit (conv) and 5-bit (fc) indices, EIE with 4-bit ones. 4,096 entries (12-bit indices)
+# leave room to explore; k-means time grows with k, and 65,536 clusters ran for minutes per layer.
+MAX_CLUSTERS = 4096
+
+
 class LayerSettings(BaseModel):
     """Overrides for a layer or group; unset fields fall through to the level below."""
 
     model_config = _Strict
 
     sparsity: float | None = Field(None, ge=0.0, lt=1.0)
-    threshold: float | None = Field(None, ge=0.0)
-    clusters: int | None = Field(None, ge=2, le=65536)
+    # An infinite threshold would prune every weight of a layer, which sparsity < 1 refuses.
+    threshold: float | None = Field(None, ge=0.0, allow_inf_nan=False)
+    clusters: int | None = Field(None, ge=2)
     codebook_format: ValueFormat | None = None
     positions: int | None = Field(None, ge=1, le=16)  # 16 bits skip 65,535 zeros; wider buys nothing
     huffman_indices: bool | None = None
@@ -62,6 +69,14 @@ class LayerSettings(BaseModel):
     kmeans_init: Literal["linear", "random", "density"] | None = None
 
     _fmt = field_validator("codebook_format", "bias_format", mode="before")(_check_format)
+
+    @field_validator("clusters")
+    @classmethod
+    def _clusters_bounded(cls, k: int | None) -> int | None:
+        if k is not None and k > MAX_CLUSTERS:
+            raise ValueError(f"{k} clusters is more than {MAX_CLUSTERS} (12-bit indices); weight sharing saves "
+                             "bits only with indices much narrower than the weights (Deep Compression: 5 to 8 bits)")
+        return k
 
     @field_serializer("codebook_format", "bias_format")
     def _fmt_text(self, value: ValueFormat | None) -> str | None:
@@ -89,7 +104,7 @@ class FinetuneSettings(BaseModel):
     model_config = _Strict
 
     epochs: int = Field(0, ge=0)
-    lr: float = Field(1e-3, gt=0.0)
+    lr: float = Field(1e-3, gt=0.0, allow_inf_nan=False)
 
 
 class LayerPlan(BaseModel):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from accelsim.units import (
     Cycles,
@@ -74,6 +74,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+MAX_CHANNELS = 256
+
 TIMING_FIELDS = ("CL", "WL", "tRCD", "tRP", "tRAS", "tREFI", "tRFC")
 
 
@@ -123,6 +125,16 @@ class DramConfig(BaseModel):
                 raise ValueError(unknown_preset_message(name))
             data = {**PRESETS[name], **data}
         return _timings_to_cycles(data)
+
+    @field_validator("channels")
+    @classmethod
+    def _buildable(cls, channels: int) -> int:
+        # Beyond this a value is a typo, and the engine keeps per-channel arrays (10^9 channels asked
+        # numpy for 59.6 GiB).
+        if channels > MAX_CHANNELS:
+            raise ValueError(f"{channels} channels is more than {MAX_CHANNELS}; the widest memory systems built, "
+                             "six HBM3 stacks of 16 channels, have 96")
+        return channels
 
     @model_validator(mode="after")
     def _check(self) -> "DramConfig":

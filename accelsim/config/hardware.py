@@ -2,7 +2,8 @@
 
 A config is YAML (see ``hwconfigs/*.yaml``); every dimensional quantity carries its unit
 (``512KiB``, ``800MHz``); counts and bit widths named ``*_bits`` are plain integers. This module checks
-*structure* (sizes positive, banks divide the SRAM, the split fits, widths consistent); whether a
+*structure* (sizes positive, banks divide the SRAM, the split fits, widths consistent) and physical
+bounds (array side, clock, DRAM channels, decoders per MAC unit: beyond them a value is a typo); whether a
 layer's tiles fit a share is the engine's check, since it depends on the workload.
 
 SRAM ``policy``:
@@ -41,7 +42,7 @@ from accelsim.errors import AccelsimError, ConfigError
 from accelsim.sim.dataflow import DATAFLOWS
 from accelsim.resources import hwconfigs_dir, resolve_named_file, tech_dir
 from accelsim.units import Frequency, Length, PositiveBytes, UnitError, format_quantity, parse_bytes
-from accelsim.yamlio import load_yaml
+from accelsim.yamlio import load_yaml, read_text
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
@@ -179,6 +180,12 @@ def _share_bytes(share: int | float, size: int) -> int:
     return share if isinstance(share, int) else math.floor(share * size)
 
 
+# Physical bounds on what a config may describe: beyond them a value is a typo, and the engine would
+# build arrays of that size (a 10^12-row array asked numpy for 7.3 TiB).
+MAX_ARRAY_SIDE = 4096
+MIN_CLOCK_HZ, MAX_CLOCK_HZ = 1e6, 10e9
+
+
 class MacArrayConfig(BaseModel):
     """A rows x cols array of multiply-accumulate units, one MAC per unit per cycle."""
 
@@ -196,6 +203,14 @@ class MacArrayConfig(BaseModel):
     # the 256 cycles it takes to shift a tile in)" (Jouppi et al., ISCA 2017, section 2). SCALE-Sim does
     # not overlap (a fold costs 2*Sr + Sc + T - 2); set false to match it.
     overlap_stationary: bool = True
+
+    @field_validator("rows", "cols")
+    @classmethod
+    def _buildable(cls, n: int) -> int:
+        if n > MAX_ARRAY_SIDE:
+            raise ValueError(f"{n} is more than {MAX_ARRAY_SIDE} MAC units on a side (16 times the side of the TPU's "
+                             "256 x 256 array)")
+        return n
 
     @field_validator("dataflow")
     @classmethod
@@ -313,6 +328,15 @@ class HardwareConfig(BaseModel):
     tables: TablesConfig = TablesConfig()
     mapper: MapperConfig = MapperConfig()
 
+    @field_validator("clock")
+    @classmethod
+    def _plausible_clock(cls, hz: float) -> float:
+        if not MIN_CLOCK_HZ <= hz <= MAX_CLOCK_HZ:
+            raise ValueError(f"{format_quantity(hz, 'frequency')} is outside {format_quantity(MIN_CLOCK_HZ, 'frequency')} "
+                             f"to {format_quantity(MAX_CLOCK_HZ, 'frequency')}, the range of CMOS accelerator clocks (the "
+                             "fastest logic runs near 6GHz)")
+        return hz
+
     @field_validator("decoders")
     @classmethod
     def _decoder_fits_mac(cls, dec: DecoderConfig, info: ValidationInfo) -> DecoderConfig:
@@ -321,6 +345,11 @@ class HardwareConfig(BaseModel):
             raise ValueError(
                 f"value_bits {dec.value_bits} is wider than mac_array.weight_bits {mac.weight_bits}; "
                 "the MAC array cannot take the decoded weights"
+            )
+        if mac is not None and dec.count > mac.macs_per_cycle:
+            raise ValueError(
+                f"count {dec.count} is more than the {mac.rows} x {mac.cols} = {mac.macs_per_cycle} MAC units; a decoder "
+                "feeds MAC units, so more decoders than units decode weights nothing takes"
             )
         return dec
 
@@ -442,14 +471,12 @@ def load_hwconfig(arg: str | Path) -> HardwareConfig:
     except AccelsimError as exc:
         raise ConfigError(str(exc)) from None
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
-    repeated = _repeated_key(text)
-    if repeated:
-        raise ConfigError(f"{path}: {repeated}")
-    try:
+        repeated = _repeated_key(read_text(path))
+        if repeated:
+            raise ConfigError(f"{path}: {repeated}")
         data = load_yaml(path)
+    except ConfigError:
+        raise
     except AccelsimError as exc:
         raise ConfigError(str(exc)) from None
     if isinstance(data, dict):

@@ -13,6 +13,7 @@ training job (`accelsim.train`) stands above the catalogue, so nothing here impo
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +64,14 @@ def load_state_dict(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise ModelError(f"weights file {path} does not exist")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file; all mean the same to a user
-        raise ModelError(f"weights file {path} cannot be read as a torch state dict: {exc}") from None
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of files it then refuses
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file; all mean the same to a user
+        # torch's own message runs over several lines and suggests weights_only=False, which would run
+        # whatever code a damaged or foreign file holds.
+        raise ModelError(f"weights file {path} cannot be read as a torch state dict: it is damaged or was not "
+                         "written by torch.save(model.state_dict(), ...)") from None
     if not isinstance(state, dict):
         raise ModelError(f"weights file {path} holds a {type(state).__name__}, expected a state dict")
     expected = model.state_dict()
@@ -78,6 +84,10 @@ def load_state_dict(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
             raise ModelError(
                 f"weights file {path}: '{key}' has shape {tuple(state[key].shape)}, the model expects {tuple(tensor.shape)}"
             )
+        bad = int((~torch.isfinite(state[key])).sum()) if state[key].is_floating_point() else 0
+        if bad:  # otherwise a NaN surfaces later as a codebook format that cannot hold the layer's range
+            raise ModelError(f"weights file {path}: '{key}' holds {bad} NaN or infinite values of "
+                             f"{state[key].numel()}")
     return state
 
 

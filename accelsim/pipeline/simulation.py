@@ -1,8 +1,10 @@
 """Stage 3, simulation: a workload on a hardware config, one frame of the classifier over its proposals.
 
-`prepare_target` turns a validated config into the engine's accelerator (with the table entries behind
-its figures) and refuses, before any simulation or evaluation, a workload the hardware cannot run (a
-codebook larger than the decoders' tables); `simulate_stage` then runs the frame.
+`build_target` turns a validated config into the engine's accelerator (with the table entries behind
+its figures), refusing a tech node or component the energy tables do not cover; it takes milliseconds,
+so it runs before any compression. `check_plan` refuses, before compressing, a plan whose codebooks
+the decoders' tables cannot hold, and `check_workload` the compressed codebooks themselves, before any
+simulation or evaluation; `simulate_stage` then runs the frame.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from accelsim.compress.plan import CompressionPlan
 from accelsim.config import HardwareConfig
 from accelsim.errors import ConfigError
 from accelsim.sim.accelerator import Accelerator
@@ -33,10 +36,38 @@ class Simulated:
     wall_s: float
 
 
-def prepare_target(config: HardwareConfig, layers: list[Layer]) -> Target:
+def build_target(config: HardwareConfig) -> Target:
     accelerator, entries = accelerator_from_config(config)
-    check_decoders(config, layers, f"hardware config '{config.name}'")
     return Target(config, accelerator, tuple(entries))
+
+
+def check_plan(config: HardwareConfig, plan: CompressionPlan, layer_names: list[str]) -> None:
+    """Refuse a plan with more clusters in a layer than the decoders' tables hold. A layer's codebook has
+    at most ``clusters`` entries (fewer only when the layer has fewer distinct weights), so a plan that
+    asks for more does not fit this hardware, whatever compression then finds."""
+    for name, layer in plan.resolve(layer_names, f"plan '{plan.name}'").items():
+        if layer.clusters is not None and layer.clusters > config.decoders.entries:
+            raise ConfigError(
+                f"hardware config '{config.name}': decoders.entries: {config.decoders.entries} table entries cannot "
+                f"hold plan '{plan.name}' layer {name}'s {layer.clusters} clusters; raise decoders.entries or use "
+                "fewer clusters")
+
+
+def check_workload(target: Target, layers: list[Layer]) -> None:
+    check_decoders(target.config, layers, f"hardware config '{target.config.name}'")
+
+
+# A frame runs the classifier once per proposal. Selective search gives about 2,000 proposals per image
+# and EdgeBoxes up to 5,000; beyond 10,000 a count is a typo (10^9 hung the frame planner).
+MAX_PROPOSALS = 10_000
+
+
+def bounded_proposals(proposals: int) -> int:
+    """``proposals`` per frame, refused (ValueError) outside 1..MAX_PROPOSALS."""
+    if not 1 <= proposals <= MAX_PROPOSALS:
+        raise ValueError(f"{proposals} proposals per frame is outside 1 to {MAX_PROPOSALS:,} (selective search gives "
+                         "about 2,000 per image, EdgeBoxes up to 5,000)")
+    return proposals
 
 
 def simulated_proposals(measured_per_frame: float) -> int:

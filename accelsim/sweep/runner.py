@@ -36,7 +36,7 @@ from accelsim.detect.metric import Matched
 from accelsim.errors import AccelsimError, SweepError
 from accelsim.pipeline.accuracy import AccuracyRequest, accuracy_stage
 from accelsim.pipeline.compression import CompressionRequest, compress_stage
-from accelsim.pipeline.simulation import prepare_target, simulate_stage, simulated_proposals
+from accelsim.pipeline.simulation import build_target, check_plan, check_workload, simulate_stage, simulated_proposals
 from accelsim.results.records import AccuracyFigures, Design, DesignPointSummary, SweepPoint
 from accelsim.results.schema import cell
 from accelsim.sweep.constraints import evaluate
@@ -123,7 +123,8 @@ def run_points(model: str, outcome: VariantOutcome, items: list[PointItem], defa
     for item in items:
         try:
             accuracy = outcome.accuracy.get(item.formats)
-            target = prepare_target(item.hardware, outcome.layers)
+            target = build_target(item.hardware)
+            check_workload(target, outcome.layers)
             proposals = (simulated_proposals(accuracy.figures.proposals_per_frame_measured) if accuracy
                          else default_proposals)
             frame = simulate_stage(target, outcome.layers, proposals, accuracy.density if accuracy else None).frame
@@ -267,16 +268,20 @@ class SweepProgress:
 def variant_tasks(sweep: Sweep, points: list[DesignPoint]
                   ) -> tuple[dict[str, VariantTask], dict[str, list[PointItem]], list[dict]]:
     """The variant task and the point items of each compression variant of ``points``, and the failed
-    rows of points whose values are invalid together."""
+    rows of points whose values are invalid together (a weight share larger than the SRAM, a variant's
+    clusters more than the decoders hold), which then cost no compression."""
     by_variant: dict[str, list[PointItem]] = defaultdict(list)
-    plans: dict[str, dict] = {}
+    plans: dict[str, CompressionPlan] = {}
     invalid = []
     for point in points:
         try:
             cfg = sweep.hardware_for(point)
             if point.variant not in plans:
-                plans[point.variant] = sweep.plan_for(point.plan_values).to_dict()
-        except SweepError as exc:
+                plans[point.variant] = sweep.plan_for(point.plan_values)
+            # Checked here, a point whose tables or decoders cannot take its variant costs no compression.
+            build_target(cfg)
+            check_plan(cfg, plans[point.variant], sweep.layer_names)
+        except AccelsimError as exc:
             invalid.append(_failed_row(point.point_id, point.index, dict(point.values), str(exc)))
             continue
         formats = NumberFormats.from_hardware(cfg)
@@ -284,7 +289,7 @@ def variant_tasks(sweep: Sweep, points: list[DesignPoint]
     tasks = {}
     for key, items in by_variant.items():
         formats = tuple(dict.fromkeys(NumberFormats(*i.formats) for i in items))
-        tasks[key] = VariantTask(key, sweep.spec.model, plans[key], formats, sweep.dataset, sweep.spec.frames,
+        tasks[key] = VariantTask(key, sweep.spec.model, plans[key].to_dict(), formats, sweep.dataset, sweep.spec.frames,
                                  sweep.intervals)
     return tasks, by_variant, invalid
 

@@ -57,7 +57,9 @@ from accelsim.compress.plan import CompressionPlan, FinetuneSettings, LayerSetti
 from accelsim.config.hardware import HardwareConfig, parse_hwconfig
 from accelsim.detect.intervals import DEFAULT_SPEC, IntervalSpec
 from accelsim.errors import AccelsimError, SweepError
+from accelsim.detect.datasets import open_dataset
 from accelsim.model import ModelEntry, get_model
+from accelsim.pipeline.simulation import bounded_proposals, build_target
 from accelsim.resources import hwconfigs_dir, resolve_named_file
 from accelsim.sweep.constraints import Constraints, Objective, parse_fraction
 from accelsim.yamlio import format_validation_error, load_yaml
@@ -120,12 +122,14 @@ class SweepSpec(BaseModel):
     plan: str | None = None
     dataset: str | None = "synthetic"
     frames: int | None = Field(None, ge=1)
-    proposals: int = Field(10, ge=1, description="proposals per frame when there is no dataset to measure them")
+    proposals: int = Field(10, description="proposals per frame when there is no dataset to measure them")
     axes: dict[str, list[Any]]
     sampling: Sampling = Sampling()
     constraints: Constraints = Constraints()
     objective: Objective = Objective()
     intervals: Intervals | None = None  # None: 95%, or the level of a "max_miss_rate: X at LEVEL"
+
+    _proposals = field_validator("proposals")(bounded_proposals)
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,11 @@ class Sweep:
         if self.dataset is not None and self.model.detector_dir is None:
             raise SweepError(f"{source}: dataset: model '{spec.model}' has no detector to evaluate; "
                              "use a detector model such as deepped-small, or dataset: none")
+        if self.dataset is not None:
+            try:  # every variant evaluates on it: a bad one would fail every point after compressing
+                open_dataset(self.dataset)
+            except AccelsimError as exc:
+                raise SweepError(f"{source}: dataset: {exc}") from None
         if self.dataset is None and spec.constraints.max_miss_rate is not None:
             raise SweepError(f"{source}: constraints.max_miss_rate: the sweep has no dataset, so no miss rate "
                              "to constrain; set dataset or drop the constraint")
@@ -231,10 +240,14 @@ class Sweep:
 
     @staticmethod
     def _parse_hardware(raw: dict, where: str) -> HardwareConfig:
+        """The config, with its energy table figures built: a tech node or component the tables do not
+        cover is refused here, not in every point after compressing."""
         try:
-            return parse_hwconfig(raw, where)
+            config = parse_hwconfig(raw, where)
+            build_target(config)
         except AccelsimError as exc:
-            raise SweepError(str(exc)) from None
+            raise SweepError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
+        return config
 
     # --- points -------------------------------------------------------------------------------
 

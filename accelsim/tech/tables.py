@@ -354,5 +354,5 @@ def _load_path(path: Path, _mtime: int) -> Table:
             loc = ".".join(str(p) for p in err["loc"])
             if err["type"] == "missing" and err["loc"][-1] == "source":
                 lines.append(f"{path}: {loc}: no source; every figure needs one (where the number comes from)")
-        raise TableError("\n".join(lines) or format_validation_error(str(path), exc).replace(": Value error, ", ": ")) from None
+        raise TableError("\n".join(lines) or format_validation_error(str(path), exc)) from None
     return _from_entries(parsed, path) if isinstance(parsed, _EntriesFile) else _from_grid(parsed, path)
