@@ -508,6 +508,9 @@ def sweep(spec_file, out, executor, scheduler, workers, resume, retry_failed, pe
     _progress(f"{result['ran']} of {result['points']} design points run in {result['wall_s']:.1f} s "
               f"({result['ok_run']} ok, {result['failed_run']} failed, {result['variants_run']} compression variants); "
               f"wrote {folder}/ ({', '.join(p.name for p in result['files'])})")
+    if result["first_error"] is not None:  # written and stored, but nothing to recommend: not a success
+        raise AccelsimError(f"all {result['points']} design points of {spec_file} failed; the first: "
+                            f"{result['first_error']}")
 
 
 _AGE_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}  # seconds per unit of an AGE

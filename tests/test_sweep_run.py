@@ -205,3 +205,31 @@ def test_cli_sweep_bad_spec_is_one_clear_line(tmp_path):
     assert res.exit_code == 2
     assert "unknown hardware config path 'decoders.entrys'; did you mean 'decoders.entries'?" in res.output
     assert "Traceback" not in res.output
+
+
+def test_a_second_sweep_in_a_running_sweeps_folder_is_refused(tmp_path):
+    """The lock is held for the whole run; a second sweep (or a --resume) is refused at once, and the lock
+    goes with its holder."""
+    from accelsim.sweep.store import folder_lock
+
+    spec = _write(tmp_path)
+    out = tmp_path / "out"
+    with folder_lock(out):
+        with pytest.raises(SweepError, match="another sweep is running in this folder"):
+            run_sweep(load_sweep(spec), out, workers=1, spec_text=spec.read_text())
+        with pytest.raises(SweepError, match="another sweep is running"):
+            run_sweep(load_sweep(spec), out, workers=1, resume=True)
+    assert not (out / "sweep.sqlite").exists()  # the refused sweeps created nothing
+    run_sweep(load_sweep(spec), out, workers=1, spec_text=spec.read_text())  # released: it runs
+    assert not list(out.glob("*.tmp"))
+
+
+def test_a_sweep_whose_points_all_fail_exits_non_zero_with_the_first_reason(tmp_path):
+    spec = _write(tmp_path, TOY.replace("decoders.entries: [2, 256]", "decoders.entries: [2]"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["sweep", str(spec), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: all 4 design points of {spec} failed; the first: ")
+    assert "decoders.entries: 2 table entries cannot hold" in last
+    assert (out / "results.csv").is_file()  # what ran is written all the same

@@ -43,7 +43,7 @@ from accelsim.sweep.constraints import evaluate
 from accelsim.sweep.outputs import text_summary, write_outputs
 from accelsim.sweep.recommendation import recommend
 from accelsim.sweep.spec import DesignPoint, Sweep
-from accelsim.sweep.store import SweepStore
+from accelsim.sweep.store import SweepStore, folder_lock
 from accelsim.workload import build_workload
 
 POINTS_PER_TASK = 16  # large enough to amortise shipping a workload (a few MB) to a worker
@@ -373,7 +373,7 @@ def run_sweep(sweep: Sweep, out: Path, *, executor: str = "local", workers: int 
     recommendation there. Returns a summary dict."""
     progress = progress or SweepProgress()
     t0 = time.perf_counter()
-    with SweepStore.open(out, sweep.spec_hash, spec_text, resume=resume) as store:
+    with folder_lock(out), SweepStore.open(out, sweep.spec_hash, spec_text, resume=resume) as store:
         finished = store.finished(include_failed=not retry_failed)
         points = sweep.points()
         todo = [p for p in points if p.point_id not in finished]
@@ -397,6 +397,9 @@ def run_sweep(sweep: Sweep, out: Path, *, executor: str = "local", workers: int 
     axes = list(sweep.spec.axes)
     files = write_outputs(out, evaluated, layers, rec, axes, sweep.spec.name)
     wall = time.perf_counter() - t0
+    all_failed = len(results) > 0 and bool((results["status"] != "ok").all())
     return {"points": total, "ran": len(todo), "ok_run": counts["ok"], "failed_run": counts["failed"],
             "variants_run": counts["variants"], "wall_s": wall, "recommendation": rec, "files": files,
-            "summary": text_summary(rec, axes)}
+            "summary": text_summary(rec, axes),
+            # the store's first failure when no point of the sweep succeeded (None otherwise)
+            "first_error": str(results["error"].iloc[0]) if all_failed else None}

@@ -23,11 +23,15 @@ corrupts the file.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
 import sqlite3
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,6 +44,7 @@ from accelsim.errors import SweepError
 
 # Bumped when the tables change shape, so that an old store is refused by name instead of misread.
 _STORE_FORMAT = "3"
+LOCK_FILENAME = ".sweep.lock"  # held while a sweep runs in the folder (`folder_lock`)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,6 +71,26 @@ def _json_default(value: object) -> object:
 
 def _dumps(value: object) -> str:
     return json.dumps(value, default=_json_default)
+
+
+@contextmanager
+def folder_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir``'s sweep lock for the duration, or refuse at once: two sweeps writing one store would
+    recompute each other's points. The kernel releases the lock when the holder exits, however it dies, so
+    no stale lock survives a killed sweep."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = out_dir / LOCK_FILENAME
+    with open(lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SweepError(f"{out_dir}: another sweep is running in this folder (it holds {lock_path}); wait for it "
+                             "to finish, or choose another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class SweepStore:
@@ -122,8 +147,9 @@ class SweepStore:
     def _create(cls, path: Path, spec_hash: str, spec_text: str) -> None:
         # Built under a temporary name and renamed, so a kill during creation never leaves a
         # half-made store that --resume would then refuse.
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.unlink(missing_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")  # unique per creator
+        os.close(fd)
+        tmp = Path(name)
         conn = sqlite3.connect(tmp)
         try:
             with conn:
