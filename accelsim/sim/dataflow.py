@@ -114,9 +114,8 @@ class Dataflow(ABC):
         """Outputs (elements) that complete together and sit in the output buffer: a column fold's units
         for every vector streamed (weight-, output-stationary), or a column fold's vectors for every
         unit streamed (input-stationary)."""
-        if self.units_on_columns:
-            return np.asarray(vectors) * min(cols, units_per_group)
-        return np.minimum(np.asarray(vectors), cols) * units_per_group
+        streamed = np.asarray(vectors) if self.units_on_columns else units_per_group
+        return self.columns_in_use(vectors, cols, units_per_group) * streamed
 
     def columns_in_use(self, vectors, cols: int, units_per_group: int):
         """Columns an output block of ``vectors`` vectors spreads over: its partial sums leave the array at
@@ -125,10 +124,11 @@ class Dataflow(ABC):
             return np.full_like(np.asarray(vectors, dtype=np.int64), min(cols, units_per_group))
         return np.minimum(np.asarray(vectors, dtype=np.int64), cols)
 
-    @abstractmethod
-    def output_departures(self, fan_in: int, rows) -> int:
+    def output_departures(self, fan_in: int, rows):
         """How often each output leaves the array within one pass over the fan-in: all but the last
-        departure are partial sums."""
+        departure are partial sums. Once per row fold where the fan-in lies on the rows (weight- and
+        input-stationary)."""
+        return -(-fan_in // np.asarray(rows, dtype=np.int64))
 
 
 class WeightStationary(Dataflow):
@@ -143,9 +143,6 @@ class WeightStationary(Dataflow):
 
     def weight_passes(self, vectors, rows, cols, density=1.0):
         return np.ones_like(np.asarray(vectors, dtype=np.float64))  # loaded once, used by every vector
-
-    def output_departures(self, fan_in, rows):
-        return -(-fan_in // np.asarray(rows, dtype=np.int64))
 
 
 class OutputStationary(Dataflow):
@@ -180,9 +177,6 @@ class InputStationary(Dataflow):
         # the weights stream past every column fold of vectors; a fold whose vectors are all zero at a
         # fan-in element skips it, as for output-stationary (the fold's vectors lie on the columns)
         return os_weight_passes(vectors, cols, density)
-
-    def output_departures(self, fan_in, rows):
-        return -(-fan_in // np.asarray(rows, dtype=np.int64))
 
 
 def os_weight_passes(vectors, rows, density: float = 1.0):

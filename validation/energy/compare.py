@@ -23,6 +23,7 @@ markers in docs/validation.md (``energy-alexnet-227``; the default's are ``energ
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -65,8 +66,10 @@ def command(workload: str = M.DEFAULT_WORKLOAD) -> str:
     return "python validation/energy/compare.py" + (f" --workload {workload}" if suffix else "")
 
 
+@functools.lru_cache(maxsize=None)
 def matched_inputs(workload: str = M.DEFAULT_WORKLOAD):
-    """(model description, layers, accelerator, table entries) of the matched case."""
+    """(model description, layers, accelerator, table entries) of the matched case; built once per workload
+    (the model is compressed to 8 bits) for the three simulations that use it."""
     from torch import nn
 
     from accelsim.compress import compress, load_plan
